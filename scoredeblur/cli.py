@@ -1,0 +1,126 @@
+"""Command line: ``scoredeblur train`` and ``scoredeblur deblur``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+
+def _add_train(sub) -> None:
+    from .config import NetConfig, SDEConfig, TrainConfig
+
+    p = sub.add_parser("train", help="learn the score prior from a folder of sharp images")
+    p.add_argument("--data", required=True, help="folder of sharp training images (searched recursively)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt and loss.jsonl go here")
+    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="train until this step count")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--patch-size", type=int, default=TrainConfig.patch_size)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
+    p.add_argument("--ema-decay", type=float, default=TrainConfig.ema_decay)
+    p.add_argument("--restore-fraction", type=float, default=TrainConfig.restore_fraction,
+                   help="share of σ draws focused on [σ_min, --restore-sigma-max]")
+    p.add_argument("--restore-sigma-max", type=float, default=TrainConfig.restore_sigma_max)
+    p.add_argument("--save-every", type=int, default=TrainConfig.save_every)
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--channels", type=int, default=NetConfig.in_channels, choices=(1, 3))
+    p.add_argument("--base-channels", type=int, default=NetConfig.base_channels)
+    p.add_argument("--channel-mults", type=int, nargs="+", default=list(NetConfig.channel_mults))
+    p.add_argument("--num-res-blocks", type=int, default=NetConfig.num_res_blocks)
+    p.add_argument("--attn-levels", type=int, nargs="*", default=None,
+                   help="levels with attention (default: the deepest)")
+    p.add_argument("--precond", choices=("edm", "ncsn"), default=NetConfig.precond)
+    p.add_argument("--sigma-min", type=float, default=SDEConfig.sigma_min)
+    p.add_argument("--sigma-max", type=float, default=SDEConfig.sigma_max)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint.pt exists")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from .config import NetConfig, SDEConfig, TrainConfig
+    from .training import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    attn = args.attn_levels if args.attn_levels is not None else [len(args.channel_mults) - 1]
+    net = NetConfig(in_channels=args.channels, base_channels=args.base_channels,
+                    channel_mults=tuple(args.channel_mults), num_res_blocks=args.num_res_blocks,
+                    attn_levels=tuple(attn), precond=args.precond)
+    sde = SDEConfig(sigma_min=args.sigma_min, sigma_max=args.sigma_max)
+    tc = TrainConfig(patch_size=args.patch_size, batch_size=args.batch_size, lr=args.lr,
+                     warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, steps=args.steps,
+                     restore_fraction=args.restore_fraction, restore_sigma_max=args.restore_sigma_max,
+                     seed=args.seed, save_every=args.save_every)
+    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume)
+    print(f"checkpoint: {path}")
+    return 0
+
+
+def _add_deblur(sub) -> None:
+    p = sub.add_parser("deblur", help="deblur image files or folders of images")
+    p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    p.add_argument("-o", "--out", required=True,
+                   help="output file (one input) or folder (created if needed); outputs keep input names")
+    p.add_argument("--model", default=None, help="checkpoint from `scoredeblur train` (default: the embedded model)")
+    p.add_argument("--steps", type=int, default=700, help="sampling iterations (paper: 700)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snr", type=float, default=0.16, help="Langevin corrector signal-to-noise ratio")
+    p.add_argument("--alpha", type=float, default=0.02, help="weight of the consistency step (Eq. 11)")
+    p.add_argument("--no-corrector", action="store_true", help="predictor only (the paper's ablation)")
+    p.add_argument("--consistency", choices=("paper", "none"), default="paper")
+    p.add_argument("--sigma-start", type=float, default=None,
+                   help="start from the blurry image noised to this σ instead of from the prior")
+    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
+    p.add_argument("--tile-batch", type=int, default=4)
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (bomb guard)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_run_deblur)
+
+
+def _run_deblur(args) -> int:
+    from .batch import deblur_files
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    options = dict(steps=args.steps, seed=args.seed, snr=args.snr, alpha=args.alpha,
+                   corrector=not args.no_corrector,
+                   consistency=None if args.consistency == "none" else args.consistency,
+                   sigma_start=args.sigma_start, tile=args.tile, overlap=args.overlap,
+                   tile_batch=args.tile_batch, device=args.device)
+    report = deblur_files(args.inputs, args.out, model=args.model, overwrite=args.overwrite,
+                          recursive=args.recursive, max_pixels=args.max_pixels, **options)
+    for src, reason in report.failed:
+        print(f"scoredeblur: FAILED {src}: {reason}", file=sys.stderr)
+    print(f"{len(report.written)} written, {len(report.failed)} failed")
+    return 1 if report.failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="scoredeblur", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"scoredeblur {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_deblur(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"scoredeblur: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

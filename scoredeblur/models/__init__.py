@@ -1,0 +1,25 @@
+"""The embedded default model: weights shipped inside the package, verified by checksum at load."""
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+from ..checkpoint import CheckpointError
+
+DEFAULT_NAME = "default.pt"
+
+
+def default_model_path():
+    return resources.files(__name__).joinpath(DEFAULT_NAME)
+
+
+def verify_checksum(path) -> None:
+    """Compare the file's SHA-256 with the one recorded beside it when the model was shipped."""
+    expected_file = resources.files(__name__).joinpath(DEFAULT_NAME + ".sha256")
+    if not expected_file.is_file():
+        raise CheckpointError(f"embedded model has no checksum file {expected_file}")
+    expected = expected_file.read_text().split()[0]
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected:
+        raise CheckpointError(f"embedded model {path} fails its checksum (sha256 {actual}, expected {expected}); "
+                              "the installation is damaged: reinstall scoredeblur")

@@ -1,0 +1,171 @@
+"""The score network: an NCSN++-style U-Net F(x, c_noise).
+
+Residual blocks conditioned on a Gaussian-Fourier embedding of the noise level, strided
+down-sampling, nearest-neighbour up-sampling, self-attention at the low-resolution levels and
+skip connections rescaled by 1/√2 (Song et al. 2021, "NCSN++"). The raw network output is not a
+score: ``precond.Preconditioner`` turns it into one. Any H×W works: the input is reflect-padded to
+a multiple of 2^(levels-1) and the output cropped back.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import NetConfig
+
+
+def _groups(ch: int) -> int:
+    return min(32, max(1, ch // 4))
+
+
+class GaussianFourierEmbedding(nn.Module):
+    """Random Fourier features of a scalar (fixed, not trained), as in NCSN++."""
+
+    def __init__(self, dim: int, scale: float):
+        super().__init__()
+        # A fixed seed: the frequencies are part of the architecture, saved with the state_dict.
+        g = torch.Generator().manual_seed(0)
+        self.register_buffer("freqs", torch.randn(dim // 2, generator=g) * scale)
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        proj = 2 * math.pi * c[:, None] * self.freqs[None, :]
+        return torch.cat([proj.sin(), proj.cos()], dim=1)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, temb_dim: int, dropout: float):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(cin), cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.temb = nn.Linear(temb_dim, cout)
+        self.norm2 = nn.GroupNorm(_groups(cout), cout)
+        self.dropout = nn.Dropout(dropout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.temb(temb)[:, :, None, None]
+        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        return (self.skip(x) + h) / math.sqrt(2.0)
+
+
+class AttnBlock(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(_groups(ch), ch)
+        self.qkv = nn.Conv2d(ch, 3 * ch, 1)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
+        out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
+        return (x + self.proj(out.transpose(-1, -2).reshape(b, c, h, w))) / math.sqrt(2.0)
+
+
+class Unit(nn.Module):
+    """One residual block, optionally followed by self-attention: one skip connection's worth."""
+
+    def __init__(self, cin: int, cout: int, temb_dim: int, dropout: float, attn: bool):
+        super().__init__()
+        self.res = ResBlock(cin, cout, temb_dim, dropout)
+        self.attn = AttnBlock(cout) if attn else None
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.res(x, temb)
+        return self.attn(h) if self.attn is not None else h
+
+
+class ScoreUNet(nn.Module):
+    """F(x, c_noise) -> tensor shaped like x. ``c_noise`` is one scalar per batch element."""
+
+    def __init__(self, config: NetConfig = NetConfig()):
+        super().__init__()
+        self.config = config
+        ch, mults, cin = config.base_channels, config.channel_mults, config.in_channels
+        temb_dim = 4 * ch
+        self.embed = GaussianFourierEmbedding(ch, config.fourier_scale)
+        self.temb = nn.Sequential(nn.Linear(ch, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
+        self.conv_in = nn.Conv2d(cin, ch, 3, padding=1)
+
+        self.down = nn.ModuleList()
+        skip_ch = [ch]
+        cur = ch
+        for level, m in enumerate(mults):
+            blocks = nn.ModuleList()
+            for _ in range(config.num_res_blocks):
+                blocks.append(Unit(cur, ch * m, temb_dim, config.dropout, level in config.attn_levels))
+                cur = ch * m
+                skip_ch.append(cur)
+            downsample = nn.Conv2d(cur, cur, 3, stride=2, padding=1) if level < len(mults) - 1 else None
+            if downsample is not None:
+                skip_ch.append(cur)
+            self.down.append(nn.ModuleDict({"blocks": blocks, **({"downsample": downsample} if downsample else {})}))
+
+        self.mid = nn.ModuleList([Unit(cur, cur, temb_dim, config.dropout, attn=True),
+                                  Unit(cur, cur, temb_dim, config.dropout, attn=False)])
+
+        self.up = nn.ModuleList()
+        for level, m in reversed(list(enumerate(mults))):
+            blocks = nn.ModuleList()
+            for _ in range(config.num_res_blocks + 1):
+                blocks.append(Unit(cur + skip_ch.pop(), ch * m, temb_dim, config.dropout,
+                                   level in config.attn_levels))
+                cur = ch * m
+            upsample = nn.Conv2d(cur, cur, 3, padding=1) if level > 0 else None
+            self.up.append(nn.ModuleDict({"blocks": blocks, **({"upsample": upsample} if upsample else {})}))
+        assert not skip_ch
+
+        self.norm_out = nn.GroupNorm(_groups(cur), cur)
+        self.conv_out = nn.Conv2d(cur, cin, 3, padding=1)
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
+
+    def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
+            raise ValueError(f"expected (N, {self.config.in_channels}, H, W), got {tuple(x.shape)}")
+        h0, w0 = x.shape[-2:]
+        x = pad_to_multiple(x, self.config.size_multiple)
+        temb = self.temb(self.embed(c_noise.to(x.dtype).reshape(-1).expand(x.shape[0])))
+
+        h = self.conv_in(x)
+        skips = [h]
+        for level in self.down:
+            for unit in level["blocks"]:
+                h = unit(h, temb)
+                skips.append(h)
+            if "downsample" in level:
+                h = level["downsample"](h)
+                skips.append(h)
+        for unit in self.mid:
+            h = unit(h, temb)
+        for level in self.up:
+            for unit in level["blocks"]:
+                h = unit(torch.cat([h, skips.pop()], dim=1), temb)
+            if "upsample" in level:
+                h = level["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        assert not skips
+        out = self.conv_out(F.silu(self.norm_out(h)))
+        return out[..., :h0, :w0]
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Reflect-pad the bottom/right so H and W are multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())

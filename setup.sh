@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One-command setup on a fresh machine: a virtual environment with scoredeblur and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+# The CPU build of torch first, pinned, so nothing later pulls a multi-GB CUDA build.
+.venv/bin/pip install -q "torch==2.13.0"
+.venv/bin/pip install -q -e ".[test,bench]"
+.venv/bin/python -c "import scoredeblur, torch; print('scoredeblur', scoredeblur.__version__, '| torch', torch.__version__)"

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+import torch
+
+from scoredeblur.checkpoint import atomic_torch_save, make_checkpoint
+from scoredeblur.config import NetConfig, SDEConfig
+from scoredeblur.network import ScoreUNet
+
+TINY = NetConfig(in_channels=3, base_channels=8, channel_mults=(1, 2), attn_levels=(1,))
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+def tiny_checkpoint(path, config: NetConfig = TINY, seed: int = 0, sde: SDEConfig = SDEConfig()):
+    torch.manual_seed(seed)
+    net = ScoreUNet(config)
+    # Give the zero-initialised output layers weights so the network is not the identity denoiser.
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.abs().sum() == 0 and p.ndim > 1:
+                p.normal_(0, 0.02)
+    atomic_torch_save(make_checkpoint(net, sde), path)
+    return path
+
+
+@pytest.fixture
+def tiny_model_path(tmp_path):
+    return tiny_checkpoint(tmp_path / "tiny.pt")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

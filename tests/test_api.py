@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import scoredeblur
+from scoredeblur.checkpoint import CheckpointError
+from scoredeblur.config import NetConfig
+from scoredeblur.imageio import write_image
+
+from .conftest import tiny_checkpoint
+
+FAST = dict(steps=3, tile=32, overlap=8)
+
+
+def test_numpy_kinds_dtypes_and_alpha(tiny_model_path, rng):
+    for shape in [(20, 24), (20, 24, 1), (20, 24, 3), (20, 24, 4), (20, 24, 2)]:
+        for dtype in (np.uint8, np.uint16, np.float32, np.float64):
+            if np.issubdtype(dtype, np.integer):
+                img = rng.integers(0, np.iinfo(dtype).max, size=shape).astype(dtype)
+            else:
+                img = rng.random(shape).astype(dtype)
+            out = scoredeblur.deblur(img, model=tiny_model_path, **FAST)
+            assert isinstance(out, np.ndarray) and out.dtype == dtype and out.shape == img.shape
+            if shape[-1] in (2, 4) and len(shape) == 3:
+                assert np.array_equal(out[..., -1], img[..., -1])  # alpha untouched
+            assert out.min() >= 0 and (np.issubdtype(dtype, np.integer) or out.max() <= 1)
+
+
+def test_pil_torch_and_path_inputs(tiny_model_path, tmp_path, rng):
+    arr = rng.integers(0, 255, size=(20, 24, 3), dtype=np.uint8)
+    out = scoredeblur.deblur(Image.fromarray(arr), model=tiny_model_path, **FAST)
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (24, 20)
+    la = scoredeblur.deblur(Image.fromarray(arr[..., 0]).convert("LA"), model=tiny_model_path, **FAST)
+    assert la.mode == "LA"
+    g16 = Image.fromarray((arr[..., 0].astype(np.uint16) * 257))
+    assert scoredeblur.deblur(g16, model=tiny_model_path, **FAST).mode in ("I;16", "I")
+    t = torch.rand(3, 20, 24)
+    ot = scoredeblur.deblur(t, model=tiny_model_path, **FAST)
+    assert isinstance(ot, torch.Tensor) and ot.shape == t.shape and ot.dtype == t.dtype
+    t8 = (t * 255).to(torch.uint8)[None]
+    assert scoredeblur.deblur(t8, model=tiny_model_path, **FAST).dtype == torch.uint8
+    p = write_image(tmp_path / "in.png", arr)
+    op = scoredeblur.deblur(p, model=tiny_model_path, **FAST)
+    assert isinstance(op, np.ndarray) and op.shape == arr.shape and op.dtype == np.uint8
+
+
+def test_seed_controls_the_result(tiny_model_path, rng):
+    img = rng.random((24, 24, 3)).astype(np.float32)
+    a = scoredeblur.deblur(img, model=tiny_model_path, seed=1, **FAST)
+    b = scoredeblur.deblur(img, model=tiny_model_path, seed=1, **FAST)
+    c = scoredeblur.deblur(img, model=tiny_model_path, seed=2, **FAST)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    g = torch.Generator().manual_seed(1)
+    d = scoredeblur.deblur(img, model=tiny_model_path, generator=g, **FAST)
+    assert np.array_equal(a, d)
+
+
+def test_grey_model_on_rgb_and_rgb_model_on_grey(tmp_path, rng):
+    grey_model = tiny_checkpoint(tmp_path / "g.pt", NetConfig(in_channels=1, base_channels=8, channel_mults=(1, 2),
+                                                                attn_levels=(1,)))
+    rgb = rng.random((16, 16, 3)).astype(np.float32)
+    assert scoredeblur.deblur(rgb, model=grey_model, **FAST).shape == rgb.shape
+    rgb_model = tiny_checkpoint(tmp_path / "c.pt")
+    grey = rng.random((16, 16)).astype(np.float32)
+    assert scoredeblur.deblur(grey, model=rgb_model, **FAST).shape == grey.shape
+
+
+def test_large_image_is_tiled_and_matches_untiled_closely(tiny_model_path, rng):
+    """Same noise, same network: tiled and whole-image sampling differ only near tile overlaps."""
+    img = rng.random((40, 72, 3)).astype(np.float64)
+    kwargs = dict(model=tiny_model_path, steps=4, seed=0, sigma_start=0.5)
+    whole = scoredeblur.deblur(img, tile=128, **kwargs)
+    tiled = scoredeblur.deblur(img, tile=32, overlap=12, tile_batch=2, **kwargs)
+    assert np.abs(whole - tiled).mean() < 0.01
+
+
+def test_paper_consistency_pulls_toward_the_observation(tiny_model_path, rng):
+    img = rng.random((24, 24, 3)).astype(np.float64)
+    free = scoredeblur.deblur(img, model=tiny_model_path, consistency=None, steps=20, tile=32)
+    dc = scoredeblur.deblur(img, model=tiny_model_path, consistency="paper", alpha=0.3, steps=20, tile=32)
+    assert np.abs(dc - img).mean() < 0.5 * np.abs(free - img).mean()
+
+
+def test_bad_inputs_have_clear_errors(tiny_model_path, tmp_path):
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        scoredeblur.deblur(np.full((8, 8), np.nan, np.float32), model=tiny_model_path, **FAST)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        scoredeblur.deblur(torch.full((3, 8, 8), float("inf")), model=tiny_model_path, **FAST)
+    with pytest.raises(ValueError, match="shape"):
+        scoredeblur.deblur(np.zeros((8, 8, 5), np.uint8), model=tiny_model_path, **FAST)
+    with pytest.raises(ValueError, match="empty"):
+        scoredeblur.deblur(np.zeros((0, 8), np.uint8), model=tiny_model_path, **FAST)
+    with pytest.raises(ValueError, match="dtype"):
+        scoredeblur.deblur(np.zeros((8, 8), np.int32), model=tiny_model_path, **FAST)
+    with pytest.raises(TypeError, match="numpy array, PIL image"):
+        scoredeblur.deblur([[1, 2], [3, 4]], model=tiny_model_path, **FAST)
+    with pytest.raises(CheckpointError, match="not found"):
+        scoredeblur.deblur(np.zeros((8, 8), np.uint8), model=tmp_path / "none.pt", **FAST)
+    with pytest.raises(ValueError, match="steps"):
+        scoredeblur.deblur(np.zeros((8, 8), np.uint8), model=tiny_model_path, steps=0)

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from scoredeblur.config import NetConfig
+from scoredeblur.network import ScoreUNet, count_parameters
+from scoredeblur.precond import Preconditioner
+
+from .conftest import TINY
+
+
+@pytest.mark.parametrize("hw", [(32, 32), (17, 29), (5, 3), (64, 40)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_any_size_and_channel_count(hw, channels):
+    cfg = NetConfig(in_channels=channels, base_channels=8, channel_mults=(1, 2, 2), attn_levels=(2,))
+    net = ScoreUNet(cfg)
+    x = torch.randn(2, channels, *hw)
+    out = net(x, torch.tensor([0.1, 2.0]))
+    assert out.shape == x.shape
+
+
+def test_noise_level_conditions_the_output():
+    torch.manual_seed(0)
+    net = ScoreUNet(TINY)
+    for p in net.parameters():  # break the zero init so the output depends on everything
+        torch.nn.init.normal_(p, 0, 0.1)
+    x = torch.randn(1, 3, 16, 16)
+    assert not torch.allclose(net(x, torch.tensor([0.01])), net(x, torch.tensor([10.0])))
+
+
+def test_width_and_depth_come_from_config():
+    small = count_parameters(ScoreUNet(NetConfig(base_channels=16)))
+    big = count_parameters(ScoreUNet(NetConfig(base_channels=32)))
+    assert 3.5 < big / small < 4.2  # conv weights scale with width²
+    assert count_parameters(ScoreUNet(NetConfig(num_res_blocks=2))) > count_parameters(ScoreUNet(NetConfig()))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        NetConfig(in_channels=2)
+    with pytest.raises(ValueError):
+        NetConfig(channel_mults=(1, 2), attn_levels=(2,))
+    with pytest.raises(ValueError):
+        NetConfig(precond="other")
+
+
+@pytest.mark.parametrize("precond", ["edm", "ncsn"])
+def test_score_is_tweedie_of_the_denoiser(precond):
+    torch.manual_seed(0)
+    net = ScoreUNet(NetConfig(base_channels=8, channel_mults=(1, 2), attn_levels=(1,), precond=precond))
+    for p in net.parameters():
+        torch.nn.init.normal_(p, 0, 0.05)
+    m = Preconditioner(net)
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    net.double()
+    m.compute_dtype = torch.float64
+    sigma = torch.tensor([0.05, 3.0], dtype=torch.float64)
+    s = m.score(x, sigma)
+    d = m.denoise(x, sigma)
+    assert torch.allclose(s, (d - x) / sigma.view(-1, 1, 1, 1) ** 2, rtol=1e-9, atol=1e-9)
+
+
+def test_precision_guard_refuses_bf16_on_cpu():
+    m = Preconditioner(ScoreUNet(TINY))
+    with pytest.raises(ValueError, match="bfloat16"):
+        m.set_compute_dtype(torch.bfloat16)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        m.score(torch.zeros(1, 3, 8, 8), 0.0)
