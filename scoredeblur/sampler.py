@@ -1,7 +1,8 @@
 """Reference predictor-corrector sampler with data consistency (source paper, Eqs. 9-11).
 
 This loop is the oracle that every fast path is tested against: keep it short and literal.
-``score`` is any callable S(x, σ) (a ``Preconditioner``, a ``TiledScore``, an exact analytic score).
+``score`` is any callable S(x, σ) (a ``Preconditioner``, a ``TiledScore``, an exact analytic score);
+``physics`` is the defocus operator (A, Aᵀ, prox) for the physical consistency variants.
 """
 from __future__ import annotations
 
@@ -11,29 +12,43 @@ from typing import Callable
 import torch
 
 from .sde import VESDE
-from .updates import langevin_corrector, langevin_step_size, paper_consistency, reverse_diffusion_predictor
+from .updates import (ddim_predictor, gradient_consistency, langevin_corrector, langevin_step_size,
+                      paper_consistency, proximal_score, reverse_diffusion_predictor)
 
 ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
+CONSISTENCIES = (None, "paper", "gradient", "proximal")
+PREDICTORS = ("reverse_diffusion", "ddim")
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
     steps: int = 700
-    snr: float = 0.16          # Langevin step rule (Song et al. 2021 use 0.16 for VE models)
-    corrector: bool = True     # Eq. (10) on/off: the paper's ablation
-    consistency: str | None = "paper"  # Eq. (11) on ("paper") / off (None)
-    alpha: float = 0.02        # DC weight of Eq. (11) per step
-    sigma_start: float | None = None   # None: start from the prior at σ_max, as the paper does
+    snr: float = 0.16                  # Langevin step rule (Song et al. 2021 use 0.16 for VE models)
+    corrector: bool = True             # Eq. (10) on/off: the paper's ablation
+    consistency: str | None = "paper"  # Eq. (11) "paper"; physical "gradient" / "proximal"; None = off
+    alpha: float = 0.02                # step of the "paper" and "gradient" consistency
+    lam: float = 1.0                   # "proximal": weight of the prior against the data (ρ = λσ_n²/σ²)
+    noise_std: float = 0.01            # σ_n of the photo, for "proximal"
+    predictor: str = "reverse_diffusion"  # Eq. (9), or "ddim" for few large steps
+    eta: float = 0.0                   # "ddim": share of fresh noise per step
+    sigma_start: float | None = None   # None: start from the prior at σ_max, as the paper does (else CCDF)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.consistency not in (None, "paper"):
-            raise ValueError(f"unknown consistency {self.consistency!r}; choose 'paper' or None")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
-        if self.snr <= 0:
-            raise ValueError(f"snr must be positive, got {self.snr}")
+        if self.consistency not in CONSISTENCIES:
+            raise ValueError(f"unknown consistency {self.consistency!r}; choose one of {CONSISTENCIES}")
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"unknown predictor {self.predictor!r}; choose one of {PREDICTORS}")
+        if not 0.0 <= self.alpha <= 1.0 or not 0.0 <= self.eta <= 1.0:
+            raise ValueError(f"alpha and eta must be in [0, 1], got {self.alpha}, {self.eta}")
+        if self.snr <= 0 or self.lam <= 0 or self.noise_std <= 0:
+            raise ValueError("snr, lam and noise_std must be positive")
+
+    @property
+    def nfe(self) -> int:
+        """Network evaluations: one per predictor step, one more per corrector step."""
+        return self.steps + (self.steps - 1 if self.corrector else 0)
 
 
 @dataclass(frozen=True)
@@ -44,27 +59,43 @@ class StepInfo:
 
 
 def pc_sample(score: ScoreFn, sde: VESDE, y: torch.Tensor, cfg: SamplerConfig, generator: torch.Generator,
-              callback: Callable[[StepInfo], None] | None = None) -> torch.Tensor:
+              callback: Callable[[StepInfo], None] | None = None, physics=None,
+              x_start: torch.Tensor | None = None) -> torch.Tensor:
+    """Sample x ~ p(x | y). ``x_start`` (default y) is what a late (CCDF) start diffuses from."""
+    if cfg.consistency in ("gradient", "proximal") and physics is None:
+        raise ValueError(f"consistency {cfg.consistency!r} needs the blur operator (physics)")
     sigmas = sde.ladder(cfg.steps, cfg.sigma_start).tolist()  # σ_N > … > σ_1 = σ_min (Eq. 6)
     noise = lambda: torch.randn(y.shape, generator=generator, dtype=y.dtype, device=y.device)  # noqa: E731
     if cfg.sigma_start is None:
-        x = sde.prior_sample(y.shape, generator, y.dtype, y.device)   # x_N ~ N(0, σ_max² I)
+        x = sde.prior_sample(y.shape, generator, y.dtype, y.device)      # x_N ~ N(0, σ_max² I)
     else:
-        x = y + sigmas[0] * noise()                                    # CCDF: a forward-diffused y
+        x = (y if x_start is None else x_start) + sigmas[0] * noise()     # CCDF: a forward-diffused start
+
+    def guided(x, sigma):  # S(x, σ), made data-consistent for "proximal"
+        s = score(x, sigma)
+        if cfg.consistency == "proximal":
+            s = proximal_score(x, s, sigma, y, physics, cfg.noise_std, cfg.lam)
+        return s
+
     for i, sigma_hi in enumerate(sigmas):
         last = i == len(sigmas) - 1
         sigma_lo = 0.0 if last else sigmas[i + 1]
-        # Eq. (9): reverse-diffusion predictor, σ_hi → σ_lo. The last step lands on σ = 0 and adds
-        # no noise (the Tweedie mean), as score-SDE's samplers end.
-        x, _ = reverse_diffusion_predictor(x, score(x, sigma_hi), sigma_hi, sigma_lo, None if last else noise())
+        z = None if last else noise()  # the last step lands on σ = 0: the Tweedie mean, no noise
+        # Eq. (9): reverse-diffusion predictor σ_hi → σ_lo (or its DDIM form for large steps).
+        if cfg.predictor == "ddim":
+            x = ddim_predictor(x, guided(x, sigma_hi), sigma_hi, sigma_lo, z, cfg.eta)
+        else:
+            x = reverse_diffusion_predictor(x, guided(x, sigma_hi), sigma_hi, sigma_lo, z)
         # Eq. (10): annealed-Langevin corrector. The paper writes S(x̃, σ_{i+1}); x̃ already sits at
         # σ_lo after the predictor, so the level that matches it is σ_lo (score-SDE's PC order).
         if cfg.corrector and not last:
-            g, z = score(x, sigma_lo), noise()
-            x = langevin_corrector(x, g, langevin_step_size(g, z, cfg.snr), z)
-        # Eq. (11): data consistency with the defocused photo.
+            g, zc = guided(x, sigma_lo), noise()
+            x = langevin_corrector(x, g, langevin_step_size(g, zc, cfg.snr), zc)
+        # Eq. (11): data consistency with the defocused photo (or a step on the physical data term).
         if cfg.consistency == "paper":
             x = paper_consistency(x, y, cfg.alpha)
+        elif cfg.consistency == "gradient":
+            x = gradient_consistency(x, y, cfg.alpha, physics)
         if callback is not None:
             callback(StepInfo(i, sigma_lo, x))
     return x

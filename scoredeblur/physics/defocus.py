@@ -1,8 +1,13 @@
-"""Defocus blur: an anti-aliased disk (pillbox) PSF applied with reflect boundaries.
+"""Defocus blur: an anti-aliased disk (pillbox) PSF with symmetric (mirror) boundaries.
 
 A thin lens images an out-of-focus point as a uniformly lit disk whose radius grows with the
 distance from the focal plane; pixels on the rim are weighted by the fraction of their area
 inside the disk, so non-integer radii are represented faithfully.
+
+Boundary: half-sample symmetric ("d c b a | a b c d", scipy.ndimage's ``reflect``), as a camera
+sees the scene continue past the frame. With a centro-symmetric PSF this operator is symmetric
+(A = Aᵀ) and diagonalised by the DCT-II, so the proximal step of ‖Ax − y‖² is exact in closed
+form: on the mirrored 2H×2W image the blur is a circular convolution, solved by one FFT.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ _SUPERSAMPLE = 16
 
 
 def disk_psf(radius: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """(2⌈r⌉+1)² kernel, summing to 1; each tap = area of its pixel inside the disk of radius r."""
+    """(2h+1)² kernel summing to 1; each tap = area of its pixel inside the disk of radius r."""
     if not math.isfinite(radius) or radius < 0:
         raise ValueError(f"PSF radius must be a finite number >= 0, got {radius}")
     # Pixel j covers [j − ½, j + ½]: the disk reaches it while j − ½ < r.
@@ -30,12 +35,31 @@ def disk_psf(radius: float, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return (k / k.sum()).to(dtype)
 
 
+def pad_symmetric(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Half-sample symmetric padding by r on all four sides (r may exceed the image: it repeats)."""
+    if r == 0:
+        return x
+    h, w = x.shape[-2:]
+    if r > h or r > w:  # mirror tiling: index map of the infinite symmetric extension
+        iy = _mirror_index(torch.arange(-r, h + r), h)
+        ix = _mirror_index(torch.arange(-r, w + r), w)
+        return x[..., iy[:, None], ix[None, :]]
+    x = torch.cat([x[..., :r, :].flip(-2), x, x[..., -r:, :].flip(-2)], dim=-2)
+    return torch.cat([x[..., :r].flip(-1), x, x[..., -r:].flip(-1)], dim=-1)
+
+
+def _mirror_index(i: torch.Tensor, n: int) -> torch.Tensor:
+    i = i % (2 * n)
+    return torch.where(i < n, i, 2 * n - 1 - i)
+
+
 class DefocusBlur:
-    """A x = k * x with reflect padding (a camera sees the scene continue past the frame edge)."""
+    """Uniform defocus: A x = k ⊛ x with symmetric boundaries. A is self-adjoint."""
 
     def __init__(self, radius: float):
         self.radius = float(radius)
         self.kernel = disk_psf(self.radius)
+        self._otf_cache: dict[tuple, torch.Tensor] = {}
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel.to(x.dtype).to(x.device)
@@ -43,21 +67,43 @@ class DefocusBlur:
         if r == 0:
             return x.clone()
         c = x.shape[1]
-        pad_mode = "reflect" if r < min(x.shape[-2:]) else "replicate"
-        xp = F.pad(x, (r, r, r, r), mode=pad_mode)
-        return F.conv2d(xp, k.expand(c, 1, *k.shape), groups=c)
+        return F.conv2d(pad_symmetric(x, r), k.expand(c, 1, *k.shape), groups=c)
 
     def A_adjoint(self, v: torch.Tensor) -> torch.Tensor:
-        """Aᵀ v, exact for the reflect boundary: the vector-Jacobian product of the linear map A."""
-        x = torch.zeros_like(v, requires_grad=True)
-        with torch.enable_grad():
-            (grad,) = torch.autograd.grad(self.A(x), x, grad_outputs=v)
-        return grad
+        return self.A(v)  # symmetric PSF + half-sample symmetric boundary ⇒ A = Aᵀ
+
+    def otf(self, h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
+        """Real eigenvalues of A on the mirrored (2h × 2w) grid, shape (2h, 2w//… rfft)."""
+        key = (h, w, dtype, str(device))
+        if key not in self._otf_cache:
+            k = self.kernel.to(dtype)
+            r = k.shape[-1] // 2
+            psf = torch.zeros(2 * h, 2 * w, dtype=dtype)
+            ys = torch.arange(-r, r + 1) % (2 * h)
+            xs = torch.arange(-r, r + 1) % (2 * w)
+            psf.index_put_((ys[:, None].expand(-1, 2 * r + 1), xs[None, :].expand(2 * r + 1, -1)), k, accumulate=True)
+            self._otf_cache[key] = torch.fft.rfft2(psf).real.to(device)  # even kernel: real spectrum
+        return self._otf_cache[key]
+
+    def prox(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        """argminₓ ½‖Ax − y‖² + ½ρ‖x − v‖², exactly: (AᵀA + ρI)⁻¹(Aᵀy + ρv)."""
+        h, w = v.shape[-2:]
+        lam = self.otf(h, w, v.dtype, v.device)
+        rho = torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
+        num = lam * torch.fft.rfft2(_mirror_full(y)) + rho * torch.fft.rfft2(_mirror_full(v))
+        x = torch.fft.irfft2(num / (lam**2 + rho), s=(2 * h, 2 * w))
+        return x[..., :h, :w]
+
+
+def _mirror_full(x: torch.Tensor) -> torch.Tensor:
+    """x → [[x, flipW x], [flipH x, flipHW x]]: one period of the symmetric extension."""
+    top = torch.cat([x, x.flip(-1)], dim=-1)
+    return torch.cat([top, top.flip(-2)], dim=-2)
 
 
 def synthesize_defocus(sharp: torch.Tensor, radius: float, noise_std: float, generator: torch.Generator,
                        quantize_bits: int | None = 8) -> torch.Tensor:
-    """Blur (reflect boundary) + Gaussian noise + quantisation, as a camera would produce."""
+    """Blur (symmetric boundary) + Gaussian noise + clipping + quantisation, as a camera would produce."""
     y = DefocusBlur(radius).A(sharp)
     if noise_std > 0:
         y = y + noise_std * torch.randn(y.shape, generator=generator, dtype=y.dtype)

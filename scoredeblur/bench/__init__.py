@@ -1,0 +1,1 @@
+"""scoredeblur-bench: synthetic defocus cases, a registry of methods, quality and speed reports."""

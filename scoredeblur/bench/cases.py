@@ -1,0 +1,167 @@
+"""Synthetic defocus cases built from clean images, deterministic per seed.
+
+Each case: the sharp image, the degraded one, and the true PSF parameters (a radius, or a radius
+map for spatially varying defocus). The degradation is the camera's: anti-aliased disk PSF with
+symmetric boundaries, Gaussian (or Poisson-Gaussian) noise, clipping, 8-bit quantisation,
+optional JPEG.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..imageio import IMAGE_SUFFIXES, read_image, write_image
+from ..physics.defocus import DefocusBlur
+
+DEFAULT_DEV_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev"
+
+
+@dataclass
+class Degradation:
+    radius: float | None = 3.0          # uniform disk radius; None with a radius map
+    varying: tuple[float, float] | None = None  # (foreground, background) radii of a depth map
+    noise: float = 0.01
+    poisson_peak: float | None = None   # photons at white, for Poisson-Gaussian noise
+    bits: int = 8
+    jpeg_quality: int | None = None
+
+    @property
+    def label(self) -> str:
+        blur = f"r{self.radius:g}" if self.varying is None else f"var{self.varying[0]:g}-{self.varying[1]:g}"
+        extra = f"_pg{self.poisson_peak:g}" if self.poisson_peak else ""
+        extra += f"_jpeg{self.jpeg_quality}" if self.jpeg_quality else ""
+        return f"{blur}_n{self.noise:g}{extra}"
+
+
+@dataclass
+class Case:
+    name: str
+    sharp: np.ndarray                  # float64 (H, W, 3) in [0, 1]
+    blurry: np.ndarray                 # float64 (H, W, 3) in [0, 1]
+    degradation: Degradation
+    size: str                          # "crop<N>" or "full"
+    radius_map: np.ndarray | None = field(default=None, repr=False)
+
+    def params(self) -> dict:
+        return {"name": self.name, "size": self.size, **asdict(self.degradation)}
+
+
+def list_images(folder: str | Path | None) -> list[tuple[str, np.ndarray]]:
+    """(name, uint8 RGB array) for every image in ``folder`` (recursively), or scikit-image's samples."""
+    if folder is None and DEFAULT_DEV_DIR.is_dir():
+        folder = DEFAULT_DEV_DIR
+    if folder is None:
+        from skimage import data
+
+        names = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera"]
+        return [(n, _rgb(getattr(data, n)())) for n in names]
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder not found: {folder}")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    out = []
+    for p in files:
+        arr = read_image(p).pixels
+        if arr.dtype != np.uint8:
+            arr = (arr / np.iinfo(arr.dtype).max * 255 + 0.5).astype(np.uint8)
+        out.append((str(p.relative_to(folder).with_suffix("")), _rgb(arr)))
+    if not out:
+        raise ValueError(f"no images in {folder}")
+    return out
+
+
+def _rgb(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return arr[:, :, :3]
+
+
+def centre_crop(arr: np.ndarray, size: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    if h < size or w < size:
+        return arr
+    y, x = (h - size) // 2, (w - size) // 2
+    return arr[y:y + size, x:x + size]
+
+
+def depth_radius_map(h: int, w: int, fg: float, bg: float, rng: np.random.Generator) -> np.ndarray:
+    """A sharp foreground blob over a defocused background with a smooth transition band."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx = rng.uniform(0.35, 0.65) * h, rng.uniform(0.35, 0.65) * w
+    ry, rx = rng.uniform(0.2, 0.35) * h, rng.uniform(0.2, 0.35) * w
+    d = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
+    t = np.clip((d - 0.8) / 0.6, 0, 1)
+    t = t * t * (3 - 2 * t)  # smoothstep
+    return fg + (bg - fg) * t
+
+
+def blur_with_radius_map(sharp: torch.Tensor, radius_map: np.ndarray) -> torch.Tensor:
+    """Spatially varying defocus: blur at a ladder of radii, interpolate per pixel by the map."""
+    lo, hi = float(radius_map.min()), float(radius_map.max())
+    levels = np.unique(np.concatenate([np.arange(np.floor(lo), np.ceil(hi) + 0.5, 0.5)]))
+    stack = torch.stack([DefocusBlur(max(r, 0.0)).A(sharp) for r in levels])
+    idx = np.clip(np.searchsorted(levels, radius_map) - 1, 0, len(levels) - 2)
+    frac = np.clip((radius_map - levels[idx]) / (levels[idx + 1] - levels[idx]), 0, 1)
+    i0 = torch.from_numpy(idx)
+    a = torch.gather(stack, 0, i0.expand(1, *sharp.shape).contiguous())[0]
+    b = torch.gather(stack, 0, (i0 + 1).expand(1, *sharp.shape).contiguous())[0]
+    f = torch.from_numpy(frac).to(sharp.dtype)
+    return a * (1 - f) + b * f
+
+
+def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    g = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(sharp).permute(2, 0, 1)[None]
+    radius_map = None
+    if deg.varying is not None:
+        radius_map = depth_radius_map(*sharp.shape[:2], *deg.varying, rng)
+        y = blur_with_radius_map(x, radius_map)
+    else:
+        y = DefocusBlur(deg.radius).A(x)
+    if deg.poisson_peak:
+        y = torch.poisson(y.clamp(0, None) * deg.poisson_peak, generator=g) / deg.poisson_peak
+    if deg.noise > 0:
+        y = y + deg.noise * torch.randn(y.shape, generator=g, dtype=y.dtype)
+    y = y.clamp(0, 1)
+    levels = 2**deg.bits - 1
+    y = torch.round(y * levels) / levels
+    out = y[0].permute(1, 2, 0).numpy()
+    if deg.jpeg_quality:
+        buf = io.BytesIO()
+        Image.fromarray((out * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=deg.jpeg_quality)
+        out = np.asarray(Image.open(buf), dtype=np.float64) / 255
+    return out, radius_map
+
+
+def build_cases(images: list[tuple[str, np.ndarray]], degradations: list[Degradation], sizes=("crop",),
+                seed: int = 0, crop: int = 256) -> list[Case]:
+    """``sizes``: "crop" (centre crops of ``crop`` pixels) and/or "full" images."""
+    cases = []
+    for name, img in images:
+        for kind in sizes:
+            size = f"crop{crop}" if kind.startswith("crop") else "full"
+            sharp = (centre_crop(img, crop) if size != "full" else img).astype(np.float64) / 255
+            for deg in degradations:
+                # A per-case seed derived from its identity: adding cases never changes the others.
+                case_seed = zlib.crc32(f"{seed}/{name}/{size}/{deg.label}".encode())
+                blurry, rmap = degrade(sharp, deg, case_seed)
+                cases.append(Case(f"{name}/{size}/{deg.label}", sharp, blurry, deg, size, rmap))
+    return cases
+
+
+def save_case(case: Case, folder: Path) -> None:
+    folder = folder / case.name.replace("/", "__")
+    folder.mkdir(parents=True, exist_ok=True)
+    for tag, arr in (("sharp", case.sharp), ("blurry", case.blurry)):
+        write_image(folder / f"{tag}.png", (arr * 255 + 0.5).astype(np.uint8), overwrite=True)
+    (folder / "psf.json").write_text(json.dumps(case.params(), indent=1))
+    if case.radius_map is not None:
+        np.save(folder / "radius_map.npy", case.radius_map)

@@ -1,0 +1,131 @@
+"""Blind estimation of the photo's noise level and defocus radius, globally and per tile.
+
+Radius: the power spectrum of a defocused photo is |H_r(f)|² P_x(f) + σ_n², where the disk's
+transfer function H_r has rings of zeros (at f ≈ 0.61/r, 1.12/r, … cycles per pixel) and natural
+images have P_x(f) ≈ c f^(−β). We measure the radially averaged spectrum (Welch, Hann windows)
+and pick the radius whose model fits it best in the log domain; c and σ_n² are solved in closed
+form for each candidate, β from a small grid. Noise: scikit-image's wavelet MAD estimate.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .defocus import disk_psf
+
+RADIUS_GRID = tuple(np.round(np.arange(0.0, 12.01, 0.1), 2))
+_BETAS = (1.6, 2.0, 2.4, 2.8)
+
+
+def estimate_noise(img: np.ndarray) -> float:
+    """σ_n of additive noise (MAD of the finest wavelet band), averaged over channels."""
+    from skimage.restoration import estimate_sigma
+
+    img = np.asarray(img, dtype=np.float64)
+    return float(estimate_sigma(img, channel_axis=-1 if img.ndim == 3 else None, average_sigmas=True))
+
+
+def _grey(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img, dtype=np.float64)
+    return img @ np.array([0.299, 0.587, 0.114]) if img.ndim == 3 else img
+
+
+@lru_cache(maxsize=8)
+def _bins(win: int) -> tuple[np.ndarray, np.ndarray]:
+    f = np.fft.fftfreq(win)
+    rad = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    idx = np.round(rad * win).astype(int)  # ring index: 1 bin = 1/win cycles per pixel
+    return idx, np.arange(win // 2 + 1) / win
+
+
+def _radial(power: np.ndarray, win: int) -> np.ndarray:
+    idx, _ = _bins(win)
+    sums = np.bincount(idx.ravel(), weights=power.ravel(), minlength=win)
+    counts = np.bincount(idx.ravel(), minlength=win)
+    return (sums / np.maximum(counts, 1))[: win // 2 + 1]
+
+
+def welch_spectrum(grey: np.ndarray, win: int) -> np.ndarray:
+    h, w = grey.shape
+    if h < win or w < win:
+        raise ValueError(f"need at least {win}×{win} pixels to estimate the blur, got {h}×{w}")
+    hann = np.outer(np.hanning(win), np.hanning(win))
+    acc, n = np.zeros((win, win)), 0
+    step = win // 2
+    for y in range(0, h - win + 1, step):
+        for x in range(0, w - win + 1, step):
+            patch = grey[y:y + win, x:x + win]
+            acc += np.abs(np.fft.fft2((patch - patch.mean()) * hann)) ** 2
+            n += 1
+    return _radial(acc / n, win)
+
+
+@lru_cache(maxsize=512)
+def _psf_profile(radius: float, win: int) -> np.ndarray:
+    k = disk_psf(radius).numpy()
+    pad = np.zeros((win, win))
+    s = k.shape[0]
+    pad[:s, :s] = k
+    pad = np.roll(pad, (-(s // 2), -(s // 2)), axis=(0, 1))
+    return _radial(np.abs(np.fft.fft2(pad)) ** 2, win)
+
+
+def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.ndarray:
+    """Log-domain misfit of the spectral model for each candidate radius (lower is better)."""
+    p = welch_spectrum(grey, win)
+    _, freqs = _bins(win)
+    sel = slice(2, win // 2 + 1)  # skip DC and the lowest ring (dominated by the window and the mean)
+    p, f = p[sel], freqs[sel]
+    logp = np.log(np.maximum(p, 1e-20))
+    errors = np.empty(len(grid))
+    for i, r in enumerate(grid):
+        h2 = _psf_profile(float(r), win)[sel]
+        best = np.inf
+        for beta in _BETAS:
+            b1 = h2 * f ** (-beta)
+            # Weighted least squares for P ≈ a b1 + n with weights 1/P (relative error), a, n ≥ 0.
+            m = np.stack([b1 / p, 1.0 / p], axis=1)
+            coef, *_ = np.linalg.lstsq(m, np.ones_like(p), rcond=None)
+            coef = np.maximum(coef, [1e-12, 1e-12])
+            model = coef[0] * b1 + coef[1]
+            best = min(best, float(np.mean((np.log(model) - logp) ** 2)))
+        errors[i] = best
+    return errors
+
+
+def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -> float:
+    """Blind global defocus radius in pixels."""
+    grey = _grey(img)
+    win = win or (128 if min(grey.shape) >= 256 else 64)
+    errors = radius_fit_errors(grey, win, grid)
+    return float(grid[int(np.argmin(errors))])
+
+
+def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None,
+                        grid=RADIUS_GRID) -> tuple[np.ndarray, list[int], list[int]]:
+    """Per-tile blind radius: (radii[ty, tx], tile start rows, tile start columns).
+
+    Each tile's spectrum is fitted on its own (64-pixel Welch windows); the grid of estimates is
+    then median-filtered over 3×3 neighbours, since a single textureless tile (sky, a wall) has no
+    spectral zeros to find and would otherwise return an arbitrary radius.
+    """
+    from scipy.ndimage import median_filter
+
+    from ..tiling import tile_starts
+
+    grey = _grey(img)
+    h, w = grey.shape
+    stride = stride or tile // 2
+    tile_h, tile_w = min(tile, h), min(tile, w)
+    ys = tile_starts(h, tile_h, tile_h - stride) if h > tile_h else [0]
+    xs = tile_starts(w, tile_w, tile_w - stride) if w > tile_w else [0]
+    win = 64 if min(tile_h, tile_w) >= 64 else min(tile_h, tile_w)
+    radii = np.empty((len(ys), len(xs)))
+    for i, y0 in enumerate(ys):
+        for j, x0 in enumerate(xs):
+            errors = radius_fit_errors(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
+            radii[i, j] = grid[int(np.argmin(errors))]
+    if radii.size >= 9:
+        radii = median_filter(radii, size=3, mode="nearest")
+    return radii, ys, xs
