@@ -28,11 +28,12 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=6)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--radii", type=float, nargs="+", default=[3, 5])
-    p.add_argument("--steps", type=int, nargs="+", default=[8, 12, 20])
-    p.add_argument("--sigma-start", type=float, nargs="+", default=[0.1, 0.2, 0.4])
-    p.add_argument("--lam", type=float, nargs="+", default=[0.3, 1.0, 3.0])
+    p.add_argument("--steps", type=int, nargs="+", default=[8, 16, 24])
+    p.add_argument("--sigma-start", type=float, nargs="+", default=[0.19])
+    p.add_argument("--lam", type=float, nargs="+", default=[0.4, 0.7, 1.2])
     p.add_argument("--eta", type=float, nargs="+", default=[0.0])
     p.add_argument("--corrector", type=int, nargs="+", default=[0])
+    p.add_argument("--predictor", nargs="+", default=["hqs"], choices=["hqs", "ddim", "reverse_diffusion"])
     p.add_argument("--blind", action="store_true", help="estimate the radius instead of passing the true one")
     p.add_argument("--weights", default=None, help="peer weights folder: adds PnP-HQS as the reference")
     p.add_argument("--threads", type=int, default=None)
@@ -53,16 +54,18 @@ def main() -> None:
                             "psnr": float(np.mean([psnr(c.sharp, e) for c, e in zip(cs, est)])),
                             "input_psnr": float(np.mean([psnr(c.sharp, c.blurry) for c in cs]))})
             print(results[-1], flush=True)
-    grid = itertools.product(args.steps, args.sigma_start, args.lam, args.eta, args.corrector)
-    for steps, s0, lam, eta, corr in grid:
+    grid = itertools.product(args.predictor, args.steps, args.sigma_start, args.lam, args.eta, args.corrector)
+    for predictor, steps, s0, lam, eta, corr in grid:
         for r in args.radii:
             cs = [c for c in cases if c.degradation.radius == r]
             t0 = time.perf_counter()
             outs = [deblur(c.blurry, preset="fast", model=args.model, steps=steps, sigma_start=s0, lam=lam,
-                           eta=eta, corrector=bool(corr), psf_radius=None if args.blind else r) for c in cs]
+                           eta=eta, corrector=bool(corr), predictor=predictor,
+                           psf_radius=None if args.blind else r) for c in cs]
             sec = (time.perf_counter() - t0) / len(cs)
             nfe = steps + (steps - 1 if corr else 0)
-            results.append({"setting": dict(steps=steps, sigma_start=s0, lam=lam, eta=eta, corrector=corr),
+            results.append({"setting": dict(predictor=predictor, steps=steps, sigma_start=s0, lam=lam, eta=eta,
+                                            corrector=corr),
                             "radius": r, "nfe": nfe, "seconds": sec,
                             "psnr": float(np.mean([psnr(c.sharp, o) for c, o in zip(cs, outs)])),
                             "ssim": float(np.mean([ssim(c.sharp, o) for c, o in zip(cs, outs)])),

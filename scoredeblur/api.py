@@ -60,9 +60,10 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            progress: bool = False, **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
-    ``deblur(img, steps=700)`` runs the source paper's method: predictor-corrector sampling from the
-    prior with the Eq. (11) consistency step. ``preset="fast" | "balanced" | "quality"`` run ours: a
-    late start from a deconvolution, the exact proximal consistency with the defocus PSF, few steps.
+    ``deblur(img)`` runs the ``"balanced"`` preset; ``preset="fast" | "balanced" | "quality"`` are
+    ours: a late start from a deconvolution, the exact proximal consistency with the defocus PSF,
+    plug-and-play steps with the learned denoiser. ``deblur(img, steps=700)`` (or ``preset="paper"``)
+    runs the source paper's method: predictor-corrector sampling from the prior with Eq. (11).
     ``psf_radius``: None or "local" estimates a defocus radius per tile from the image (defocus
     varies with depth), "global" one radius for the whole image; a number or an H×W radius map is
     taken as given. ``noise_std`` is estimated when None. Any ``SamplerConfig`` field (``corrector``, ``consistency``,

@@ -60,19 +60,29 @@ def _run_train(args) -> int:
 
 
 def _add_deblur(sub) -> None:
+    from .presets import DEFAULT_PRESET, PRESETS
+
     p = sub.add_parser("deblur", help="deblur image files or folders of images")
     p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     p.add_argument("-o", "--out", required=True,
                    help="output file (one input) or folder (created if needed); outputs keep input names")
     p.add_argument("--model", default=None, help="checkpoint from `scoredeblur train` (default: the embedded model)")
-    p.add_argument("--steps", type=int, default=700, help="sampling iterations (paper: 700)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help=f"sampler settings (default: {DEFAULT_PRESET}; with --steps alone: paper)")
+    p.add_argument("--steps", type=int, default=None, help="sampling iterations (the paper: 700)")
+    p.add_argument("--psf-radius", default=None,
+                   help="defocus radius in pixels, or 'local' (default: per-tile estimate) or 'global'")
+    p.add_argument("--noise-std", type=float, default=None, help="photo noise σ in [0, 1] units (default: estimated)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snr", type=float, default=0.16, help="Langevin corrector signal-to-noise ratio")
-    p.add_argument("--alpha", type=float, default=0.02, help="weight of the consistency step (Eq. 11)")
-    p.add_argument("--no-corrector", action="store_true", help="predictor only (the paper's ablation)")
-    p.add_argument("--consistency", choices=("paper", "none"), default="paper")
+    p.add_argument("--snr", type=float, default=None, help="Langevin corrector signal-to-noise ratio")
+    p.add_argument("--alpha", type=float, default=None, help="step of the paper/gradient consistency")
+    p.add_argument("--lam", type=float, default=None, help="prior weight of the proximal consistency")
+    p.add_argument("--corrector", action=argparse.BooleanOptionalAction, default=None,
+                   help="Langevin corrector on/off (the paper's ablation)")
+    p.add_argument("--consistency", choices=("paper", "gradient", "proximal", "none"), default=None)
+    p.add_argument("--predictor", choices=("reverse_diffusion", "ddim", "hqs"), default=None)
     p.add_argument("--sigma-start", type=float, default=None,
-                   help="start from the blurry image noised to this σ instead of from the prior")
+                   help="start late from the blurry image at this σ (CCDF) instead of from the prior")
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
     p.add_argument("--tile-batch", type=int, default=4)
@@ -89,11 +99,20 @@ def _run_deblur(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = dict(steps=args.steps, seed=args.seed, snr=args.snr, alpha=args.alpha,
-                   corrector=not args.no_corrector,
-                   consistency=None if args.consistency == "none" else args.consistency,
-                   sigma_start=args.sigma_start, tile=args.tile, overlap=args.overlap,
+    radius = args.psf_radius
+    if radius is not None and radius not in ("local", "global"):
+        try:
+            radius = float(radius)
+        except ValueError:
+            raise ValueError(f"--psf-radius must be a number, 'local' or 'global', not {radius!r}") from None
+    options = dict(steps=args.steps, preset=args.preset, seed=args.seed, psf_radius=radius,
+                   noise_std=args.noise_std, tile=args.tile, overlap=args.overlap,
                    tile_batch=args.tile_batch, device=args.device)
+    sampler = dict(snr=args.snr, alpha=args.alpha, lam=args.lam, corrector=args.corrector,
+                   predictor=args.predictor, sigma_start=args.sigma_start)
+    options.update({k: v for k, v in sampler.items() if v is not None})
+    if args.consistency is not None:  # "none" switches the step off
+        options["consistency"] = None if args.consistency == "none" else args.consistency
     report = deblur_files(args.inputs, args.out, model=args.model, overwrite=args.overwrite,
                           recursive=args.recursive, max_pixels=args.max_pixels, **options)
     for src, reason in report.failed:

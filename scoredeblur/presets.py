@@ -9,23 +9,28 @@ from .sampler import SamplerConfig
 PRESETS: dict[str, SamplerConfig] = {
     # Source paper: from the prior at σ_max, predictor + corrector + Eq. (11), 700 iterations.
     "paper": SamplerConfig(steps=700, corrector=True, consistency="paper", alpha=0.02),
-    # Ours: late start (CCDF) from a quick deconvolution, exact proximal consistency with the
-    # (estimated) defocus PSF, deterministic DDIM steps.
-    "fast": SamplerConfig(steps=12, corrector=False, consistency="proximal", predictor="ddim", eta=0.0,
-                          sigma_start=0.3, lam=1.0),
-    "balanced": SamplerConfig(steps=25, corrector=False, consistency="proximal", predictor="ddim", eta=0.0,
-                              sigma_start=0.5, lam=1.0),
-    "quality": SamplerConfig(steps=50, corrector=True, consistency="proximal", predictor="ddim", eta=0.0,
-                             sigma_start=0.5, lam=1.0),
+    # Ours: a late start (CCDF) from a mild deconvolution at σ = 0.19, then plug-and-play steps:
+    # the learned denoiser (Tweedie) made exactly consistent with the (estimated) defocus PSF.
+    "fast": SamplerConfig(steps=8, corrector=False, consistency="proximal", predictor="hqs",
+                          sigma_start=0.19, lam=0.5),
+    "balanced": SamplerConfig(steps=16, corrector=False, consistency="proximal", predictor="hqs",
+                              sigma_start=0.19, lam=0.5),
+    "quality": SamplerConfig(steps=32, corrector=False, consistency="proximal", predictor="hqs",
+                             sigma_start=0.25, lam=0.5),
 }
+DEFAULT_PRESET = "balanced"  # what deblur(img) runs when neither steps nor preset is given
 
 
 def resolve(preset: str | None, steps: int | None, **overrides) -> SamplerConfig:
-    """The preset (default: the paper's), with ``steps`` and any SamplerConfig field overridden."""
-    name = preset or "paper"
+    """The preset with ``steps`` and any SamplerConfig field overridden.
+
+    No preset: ``steps`` given means the paper's method at that many steps (``deblur(img, steps=700)``
+    is the source paper); neither given means ``DEFAULT_PRESET``.
+    """
+    name = preset or ("paper" if steps is not None else DEFAULT_PRESET)
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    fields = {k: v for k, v in overrides.items() if v is not None}
+    fields = dict(overrides)  # only what the caller passed; consistency=None means "off"
     unknown = set(fields) - {f.name for f in dataclasses.fields(SamplerConfig)}
     if unknown:
         raise TypeError(f"unknown sampler option(s) {sorted(unknown)}")

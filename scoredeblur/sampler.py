@@ -12,12 +12,12 @@ from typing import Callable
 import torch
 
 from .sde import VESDE
-from .updates import (ddim_predictor, gradient_consistency, langevin_corrector, langevin_step_size,
+from .updates import (ddim_predictor, hqs_predictor, gradient_consistency, langevin_corrector, langevin_step_size,
                       paper_consistency, proximal_score, reverse_diffusion_predictor)
 
 ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
 CONSISTENCIES = (None, "paper", "gradient", "proximal")
-PREDICTORS = ("reverse_diffusion", "ddim")
+PREDICTORS = ("reverse_diffusion", "ddim", "hqs")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class SamplerConfig:
     alpha: float = 0.02                # step of the "paper" and "gradient" consistency
     lam: float = 1.0                   # "proximal": weight of the prior against the data (ρ = λσ_n²/σ²)
     noise_std: float = 0.01            # σ_n of the photo, for "proximal"
-    predictor: str = "reverse_diffusion"  # Eq. (9), or "ddim" for few large steps
+    predictor: str = "reverse_diffusion"  # Eq. (9); "ddim" for few large steps; "hqs" for plug-and-play
     eta: float = 0.0                   # "ddim": share of fresh noise per step
     sigma_start: float | None = None   # None: start from the prior at σ_max, as the paper does (else CCDF)
 
@@ -68,6 +68,8 @@ def pc_sample(score: ScoreFn, sde: VESDE, y: torch.Tensor, cfg: SamplerConfig, g
     noise = lambda: torch.randn(y.shape, generator=generator, dtype=y.dtype, device=y.device)  # noqa: E731
     if cfg.sigma_start is None:
         x = sde.prior_sample(y.shape, generator, y.dtype, y.device)      # x_N ~ N(0, σ_max² I)
+    elif cfg.predictor == "hqs":
+        x = y if x_start is None else x_start  # its own error plays the part of the noise at σ_start
     else:
         x = (y if x_start is None else x_start) + sigmas[0] * noise()     # CCDF: a forward-diffused start
 
@@ -84,6 +86,8 @@ def pc_sample(score: ScoreFn, sde: VESDE, y: torch.Tensor, cfg: SamplerConfig, g
         # Eq. (9): reverse-diffusion predictor σ_hi → σ_lo (or its DDIM form for large steps).
         if cfg.predictor == "ddim":
             x = ddim_predictor(x, guided(x, sigma_hi), sigma_hi, sigma_lo, z, cfg.eta)
+        elif cfg.predictor == "hqs":
+            x = hqs_predictor(x, guided(x, sigma_hi), sigma_hi)
         else:
             x = reverse_diffusion_predictor(x, guided(x, sigma_hi), sigma_hi, sigma_lo, z)
         # Eq. (10): annealed-Langevin corrector. The paper writes S(x̃, σ_{i+1}); x̃ already sits at

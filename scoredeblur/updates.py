@@ -30,6 +30,14 @@ def ddim_predictor(x: torch.Tensor, score: torch.Tensor, sigma_hi: float, sigma_
     return x0 + sigma_lo * ((1 - eta**2) ** 0.5 * eps + eta * z)
 
 
+def hqs_predictor(x: torch.Tensor, score: torch.Tensor, sigma_hi: float) -> torch.Tensor:
+    """Plug-and-play step (half-quadratic splitting, as DPIR): move to the (data-consistent)
+    Tweedie estimate x̂₀ = x + σ²S and add no noise; the next, smaller σ treats what error is left
+    in x̂₀ as noise of that level. With the proximal consistency this is HQS with the learned
+    denoiser as the prior (Zhang et al. 2021), and it is the deterministic, PSNR-seeking limit."""
+    return x + sigma_hi**2 * score
+
+
 def langevin_step_size(score: torch.Tensor, z: torch.Tensor, snr: float) -> torch.Tensor:
     """ε = 2 (snr ‖z‖ / ‖S‖)², per sample: the signal-to-noise rule of Song et al. (2021), Alg. 4."""
     grad_norm = score.flatten(1).norm(dim=1)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from scoredeblur.bench.cases import Degradation, build_cases
+from scoredeblur.physics.estimate import estimate_noise, estimate_radius, estimate_radius_map
+
+
+@pytest.fixture(scope="module")
+def sample_images():
+    return _skimage_samples()
+
+
+def _skimage_samples():
+    from skimage import data
+
+    return [("astronaut", data.astronaut()), ("coffee", data.coffee()), ("chelsea", data.chelsea())]
+
+
+@pytest.mark.parametrize("radius", [1.0, 2.0, 3.0, 5.0, 8.0])
+def test_global_radius_is_recovered(sample_images, radius):
+    cases = build_cases(sample_images, [Degradation(radius)])
+    errors = [abs(estimate_radius(c.blurry) - radius) for c in cases]
+    assert np.mean(errors) < 0.35, errors
+
+
+def test_radius_survives_jpeg(sample_images):
+    cases = build_cases(sample_images, [Degradation(4.0, jpeg_quality=85)])
+    assert np.mean([abs(estimate_radius(c.blurry) - 4.0) for c in cases]) < 0.5
+
+
+def test_noise_level(sample_images):
+    for noise in (0.005, 0.02):
+        cases = build_cases(sample_images, [Degradation(3.0, noise=noise)])
+        est = [estimate_noise(c.blurry) for c in cases]
+        assert np.mean(est) == pytest.approx(noise, rel=0.25)
+
+
+def test_local_map_separates_sharp_foreground_from_blurred_background(sample_images):
+    cases = build_cases(sample_images[:2], [Degradation(None, varying=(0.5, 6.0))], sizes=("full",))
+    for c in cases:
+        radii, ys, xs = estimate_radius_map(c.blurry, tile=128)
+        true = np.array([[np.median(c.radius_map[y:y + 128, x:x + 128]) for x in xs] for y in ys])
+        assert np.abs(radii - true).mean() < 1.5
+        assert radii[true <= 1.5].mean() + 2 < radii[true >= 5.5].mean()
+
+
+def test_too_small_image_is_refused():
+    from scoredeblur.physics.estimate import radius_fit_errors
+
+    with pytest.raises(ValueError, match="at least"):
+        radius_fit_errors(np.zeros((30, 30)), 64)
