@@ -86,3 +86,17 @@ def build_model(ckpt: dict[str, Any], use_ema: bool = True, source: str = "check
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", use_ema: bool = True) -> Preconditioner:
     return build_model(read_checkpoint(path), use_ema=use_ema, source=str(path)).to(device)
+
+
+def pack_for_inference(src: str | os.PathLike, dst: str | os.PathLike, fp16: bool = True) -> str:
+    """Training checkpoint → inference weights (EMA, optionally fp16, no optimiser); returns its SHA-256."""
+    import hashlib
+
+    ckpt = read_checkpoint(src)
+    model = build_model(ckpt, use_ema=True, source=str(src))
+    state = {k: (v.half() if fp16 and v.is_floating_point() else v) for k, v in model.net.state_dict().items()}
+    packed = make_checkpoint(model.net, model.sde_config, trained_steps=int(ckpt.get("step", 0)),
+                             train_config=ckpt.get("train_config"), weights_dtype="float16" if fp16 else "float32")
+    packed["state_dict"] = state
+    atomic_torch_save(packed, dst)
+    return hashlib.sha256(Path(dst).read_bytes()).hexdigest()

@@ -121,6 +121,27 @@ def _run_deblur(args) -> int:
     return 1 if report.failed else 0
 
 
+def _add_pack(sub) -> None:
+    p = sub.add_parser("pack", help="turn a training checkpoint into inference weights (EMA, fp16)")
+    p.add_argument("checkpoint")
+    p.add_argument("-o", "--out", required=True)
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights")
+    p.add_argument("--write-sha256", action="store_true", help="also write OUT.sha256 (for the embedded model)")
+    p.set_defaults(func=_run_pack)
+
+
+def _run_pack(args) -> int:
+    from pathlib import Path
+
+    from .checkpoint import pack_for_inference
+
+    digest = pack_for_inference(args.checkpoint, args.out, fp16=not args.fp32)
+    if args.write_sha256:
+        Path(str(args.out) + ".sha256").write_text(f"{digest}  {Path(args.out).name}\n")
+    print(f"{args.out}: sha256 {digest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -129,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_deblur(sub)
+    _add_pack(sub)
     return parser
 
 
