@@ -7,5 +7,6 @@ PY=${PYTHON:-python3}
 .venv/bin/pip install -q --upgrade pip
 # The CPU build of torch first, pinned, so nothing later pulls a multi-GB CUDA build.
 .venv/bin/pip install -q "torch==2.13.0"
-.venv/bin/pip install -q -e ".[test,bench]"
+# Builds the native kernels (csrc/) with CMake; the CUDA one too where nvcc is on PATH.
+.venv/bin/pip install -q -e ".[test,bench,engine,kernels,rtx]"
 .venv/bin/python -c "import scoredeblur, torch; print('scoredeblur', scoredeblur.__version__, '| torch', torch.__version__)"

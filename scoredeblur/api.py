@@ -32,11 +32,16 @@ def _cached_model(path: str, mtime: float, device: str) -> Preconditioner:
     return load_model(path, device=device)
 
 
-def get_model(model: str | os.PathLike | Preconditioner | None = None, device: str | None = None) -> Preconditioner:
-    """The embedded default (checksum-verified), a checkpoint path, or a model object as given."""
+def get_model(model: str | os.PathLike | Preconditioner | None = None, device: str | None = None):
+    """The embedded default (checksum-verified), a checkpoint (.pt) or ONNX export (.onnx) path, or a
+    score-model object as given (anything with ``score``, ``config``, ``sde_config``, ``device``)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(model, Preconditioner):
+    if model is not None and not isinstance(model, (str, os.PathLike)):
         return model.to(device)
+    if model is not None and Path(model).suffix.lower() == ".onnx":
+        from .engine.onnxruntime_backend import OnnxRuntimeScore
+
+        return OnnxRuntimeScore(model)
     if model is None:
         from .models import default_model_path, verify_checksum
 
@@ -57,7 +62,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            psf_radius: float | str | np.ndarray | None = None, noise_std: float | None = None,
            tile: int = 256, overlap: int | None = None, tile_batch: int = 4, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
-           progress: bool = False, **sampler_options) -> Any:
+           progress: bool = False, backend: str = "torch", **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
     ``deblur(img)`` runs the ``"balanced"`` preset; ``preset="fast" | "balanced" | "quality"`` are
@@ -66,7 +71,9 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     runs the source paper's method: predictor-corrector sampling from the prior with Eq. (11).
     ``psf_radius``: None or "local" estimates a defocus radius per tile from the image (defocus
     varies with depth), "global" one radius for the whole image; a number or an H×W radius map is
-    taken as given. ``noise_std`` is estimated when None. Any ``SamplerConfig`` field (``corrector``, ``consistency``,
+    taken as given. ``noise_std`` is estimated when None. ``backend``: "torch" runs the reference
+    loop; "cpp", "triton", "cuda" (or "reference") run the same loop with every elementwise update
+    fused into one kernel of that kind (same draws, same result to float32 rounding). Any ``SamplerConfig`` field (``corrector``, ``consistency``,
     ``alpha``, ``lam``, ``snr``, ``predictor``, ``eta``, ``sigma_start``) may be overridden.
 
     ``img``: numpy array (H×W or H×W×C; uint8, uint16 or float in [0, 1]), PIL image, torch tensor
@@ -78,7 +85,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     cfg = resolve(preset, steps, **sampler_options)
     prep = prepare(img)
     net = get_model(model, device)
-    dev = next(net.parameters()).device
+    dev = net.device
     y = _match_channels(prep.x, net.config.in_channels).to(dev)
     physics, x_start = None, None
     if cfg.consistency in ("gradient", "proximal") or cfg.sigma_start is not None:
@@ -94,7 +101,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     overlap = max(4, tile // 8) if overlap is None else overlap
-    score = TiledScore(net, tile=tile, overlap=overlap, batch=tile_batch)
+    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch)
     bar = tqdm(total=cfg.steps, disable=not progress, desc="deblur", unit="step")
 
     def on_step(info: StepInfo) -> None:
@@ -103,7 +110,14 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
             callback(info)
 
     with torch.no_grad():
-        x = pc_sample(score, VESDE(net.sde_config), y, cfg, gen, on_step, physics=physics, x_start=x_start)
+        if backend == "torch":
+            x = pc_sample(score, VESDE(net.sde_config), y, cfg, gen, on_step, physics=physics, x_start=x_start)
+        else:
+            from .fused import get_kernel
+            from .fused_sampler import fused_sample
+
+            x = fused_sample(score, VESDE(net.sde_config), y, cfg, gen, get_kernel(backend), on_step,
+                             physics=physics, x_start=x_start)
     bar.close()
     return restore(prep, _unmatch_channels(x.cpu(), prep.x.shape[1]))
 

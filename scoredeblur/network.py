@@ -3,7 +3,7 @@
 Residual blocks conditioned on a Gaussian-Fourier embedding of the noise level, strided
 down-sampling, nearest-neighbour up-sampling, self-attention at the low-resolution levels and
 skip connections rescaled by 1/√2 (Song et al. 2021, "NCSN++"). The raw network output is not a
-score: ``precond.Preconditioner`` turns it into one. Any H×W works: the input is reflect-padded to
+score: ``precond.Preconditioner`` turns it into one. Any H×W works: the input is edge-padded to
 a multiple of 2^(levels-1) and the output cropped back.
 """
 from __future__ import annotations
@@ -31,7 +31,8 @@ class GaussianFourierEmbedding(nn.Module):
         self.register_buffer("freqs", torch.randn(dim // 2, generator=g) * scale)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
-        proj = 2 * math.pi * c[:, None] * self.freqs[None, :]
+        # Always FP32: the arguments reach hundreds of radians, where FP16 has no fractional digits.
+        proj = 2 * math.pi * c.float()[:, None] * self.freqs.float()[None, :]
         return torch.cat([proj.sin(), proj.cos()], dim=1)
 
 
@@ -134,7 +135,7 @@ class ScoreUNet(nn.Module):
             raise ValueError(f"expected (N, {self.config.in_channels}, H, W), got {tuple(x.shape)}")
         h0, w0 = x.shape[-2:]
         x = pad_to_multiple(x, self.config.size_multiple)
-        temb = self.temb(self.embed(c_noise.to(x.dtype).reshape(-1).expand(x.shape[0])))
+        temb = self.temb(self.embed(c_noise.reshape(-1).expand(x.shape[0])).to(x.dtype))
 
         h = self.conv_in(x)
         skips = [h]
@@ -151,20 +152,27 @@ class ScoreUNet(nn.Module):
             for unit in level["blocks"]:
                 h = unit(torch.cat([h, skips.pop()], dim=1), temb)
             if "upsample" in level:
-                h = level["upsample"](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+                h = level["upsample"](upsample2x(h))
         assert not skips
         out = self.conv_out(F.silu(self.norm_out(h)))
         return out[..., :h0, :w0]
 
 
+def upsample2x(h: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour ×2, written as expand + reshape: identical to F.interpolate(nearest), and
+    exported as plain Expand/Reshape, which TensorRT handles with dynamic shapes (its Resize
+    shape inference does not)."""
+    b, c, hh, ww = h.shape
+    return h[:, :, :, None, :, None].expand(b, c, hh, 2, ww, 2).reshape(b, c, 2 * hh, 2 * ww)
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad the bottom/right so H and W are multiples of ``multiple``."""
+    """Edge-pad the bottom/right so H and W are multiples of ``multiple``.
+
+    Branch-free (a zero pad is a no-op) so that exported graphs keep H and W dynamic.
+    """
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x, (0, pw, 0, ph), mode=mode)
+    return F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple), mode="replicate")
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -26,9 +26,13 @@ class Preconditioner(nn.Module):
         self.sde_config = sde_config  # the σ range the network was trained on
         self.compute_dtype = compute_dtype
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
     def set_compute_dtype(self, dtype: torch.dtype) -> None:
         """fp16 is allowed on CUDA only; bf16 is refused on CPU (≈200× slower than fp32 on AVX2)."""
-        dev = next(self.net.parameters()).device
+        dev = self.device
         if dtype == torch.bfloat16 and dev.type == "cpu":
             raise ValueError("bfloat16 on the CPU is emulated and about 200x slower than float32; use float32")
         if dtype == torch.float16 and dev.type == "cpu":
@@ -37,7 +41,9 @@ class Preconditioner(nn.Module):
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
         """D(x, σ) ≈ E[x₀ | x]: the network's estimate of the clean image."""
-        sigma = _as_batch_sigma(sigma, x)
+        return self._denoise(x, _as_batch_sigma(sigma, x))
+
+    def _denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         s = sigma.reshape(-1, 1, 1, 1)
         sd = self.config.sigma_data
         xc = x - DATA_MEAN
@@ -51,17 +57,17 @@ class Preconditioner(nn.Module):
         return x + s * self._run(xc, sigma.log())
 
     def score(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        """S(x, σ) = (D(x, σ) − x)/σ² (Tweedie)."""
-        sigma = _as_batch_sigma(sigma, x)
+        """S(x, σ) = (D(x, σ) − x)/σ² (Tweedie). σ: a number or one value per batch element."""
+        return self.forward(x, _as_batch_sigma(sigma, x))
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The score for a batch with σ of shape (N,), unchecked: the graph that engines export."""
         if self.config.precond == "ncsn":
             return self._run(x - DATA_MEAN, sigma.log()) / sigma.reshape(-1, 1, 1, 1)
-        return (self.denoise(x, sigma) - x) / sigma.reshape(-1, 1, 1, 1) ** 2
-
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
-        return self.score(x, sigma)
+        return (self._denoise(x, sigma) - x) / sigma.reshape(-1, 1, 1, 1) ** 2
 
     def _run(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        out = self.net(x.to(self.compute_dtype), c_noise.to(self.compute_dtype))
+        out = self.net(x.to(self.compute_dtype), c_noise.float())
         return out.to(x.dtype)
 
 

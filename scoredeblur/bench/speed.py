@@ -39,8 +39,8 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
     from ..sde import VESDE
 
     net = get_model(model, device)
-    dev = next(net.parameters()).device
-    score = net
+    dev = net.device
+    score = net.score
     if backend == "compiled":
         score = torch.compile(net)
     elif backend != "eager":

@@ -1,0 +1,51 @@
+"""AOTInductor: the score network compiled ahead of time into a .pt2 package.
+
+The same package is what the C++ sampling loop loads (torch::inductor::AOTIModelPackageLoader),
+so the network runs with no Python at all; from Python it loads with aoti_load_package.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..network import pad_to_multiple
+from ..precond import Preconditioner
+
+
+def compile_aoti(model: Preconditioner, path: str | Path, device: str = "cpu", max_size: int = 1024) -> Path:
+    model = model.to(device).eval()
+    c = model.config.in_channels
+    example = (torch.rand(2, c, 64, 96, device=device), torch.tensor([0.1, 1.0], device=device))
+    batch = torch.export.Dim("batch", min=1, max=64)
+    # H and W as multiples of the U-Net's size multiple: AotiScore pads other sizes to one.
+    m = model.config.size_multiple
+    dims = {"x": {0: batch, 2: m * torch.export.Dim("height", min=1, max=max_size // m),
+                  3: m * torch.export.Dim("width", min=1, max=max_size // m)}, "sigma": {0: batch}}
+    with torch.no_grad():
+        program = torch.export.export(model, example, dynamic_shapes=dims)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    return path
+
+
+class AotiScore:
+    """S(x, σ) from a .pt2 package, with the Preconditioner's interface."""
+
+    def __init__(self, path: str | Path, config, sde_config, device: str = "cpu"):
+        self.runner = torch._inductor.aoti_load_package(str(path))
+        self.config, self.sde_config, self.device = config, sde_config, torch.device(device)
+
+    def score(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1)
+        if sig.numel() == 1:
+            sig = sig.expand(x.shape[0]).contiguous()
+        h, w = x.shape[-2:]
+        xp = pad_to_multiple(x.float(), self.config.size_multiple)
+        return self.runner(xp, sig)[..., :h, :w].to(x.dtype)
+
+    __call__ = score
+
+    def to(self, device):
+        return self
