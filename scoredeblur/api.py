@@ -42,6 +42,10 @@ def get_model(model: str | os.PathLike | Preconditioner | None = None, device: s
         from .engine.onnxruntime_backend import OnnxRuntimeScore
 
         return OnnxRuntimeScore(model)
+    if model is not None and Path(model).suffix.lower() == ".pt2":
+        from .engine.aoti import AotiScore
+
+        return AotiScore(model, device)
     if model is None:
         from .models import default_model_path, verify_checksum
 
@@ -72,8 +76,10 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     ``psf_radius``: None or "local" estimates a defocus radius per tile from the image (defocus
     varies with depth), "global" one radius for the whole image; a number or an H×W radius map is
     taken as given. ``noise_std`` is estimated when None. ``backend``: "torch" runs the reference
-    loop; "cpp", "triton", "cuda" (or "reference") run the same loop with every elementwise update
-    fused into one kernel of that kind (same draws, same result to float32 rounding). Any ``SamplerConfig`` field (``corrector``, ``consistency``,
+    loop; "cpp" runs the whole loop in C++ (AOTInductor network + fused kernel; whole image, no
+    tiles; falls back to "torch" with a warning where it cannot run); "triton", "cuda" (or
+    "reference") run the Python loop with every elementwise update fused into one kernel of that kind.
+    All backends make the same random draws and agree to float32 rounding. Any ``SamplerConfig`` field (``corrector``, ``consistency``,
     ``alpha``, ``lam``, ``snr``, ``predictor``, ``eta``, ``sigma_start``) may be overridden.
 
     ``img``: numpy array (H×W or H×W×C; uint8, uint16 or float in [0, 1]), PIL image, torch tensor
@@ -109,8 +115,14 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
         if callback is not None:
             callback(info)
 
+    x = None
+    if backend == "cpp":
+        x = _run_cpp_loop(net, y, cfg, seed, physics, x_start)
+        bar.update(cfg.steps)
     with torch.no_grad():
-        if backend == "torch":
+        if x is not None:
+            pass
+        elif backend in ("torch", "cpp"):
             x = pc_sample(score, VESDE(net.sde_config), y, cfg, gen, on_step, physics=physics, x_start=x_start)
         else:
             from .fused import get_kernel
@@ -120,6 +132,25 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                              physics=physics, x_start=x_start)
     bar.close()
     return restore(prep, _unmatch_channels(x.cpu(), prep.x.shape[1]))
+
+
+def _run_cpp_loop(net, y, cfg, seed, physics, x_start):
+    """The C++ loop, or None (with a warning saying why) so that the caller falls back to torch."""
+    import warnings
+
+    from .engine.cpp_loop import CppLoop, _native, package_for
+    from .fused import BackendUnavailable
+
+    try:
+        if y.device.type != "cpu":
+            raise BackendUnavailable("the C++ loop runs on the CPU")
+        _native()  # before compiling a package it could not use
+        loop = CppLoop(package_for(net), net.config.size_multiple)
+        with torch.no_grad():
+            return loop.sample(y, VESDE(net.sde_config), cfg, seed, physics, x_start)
+    except BackendUnavailable as exc:
+        warnings.warn(f"backend='cpp' unavailable ({exc}); falling back to backend='torch'", stacklevel=3)
+        return None
 
 
 def make_physics(observed: np.ndarray, psf_radius, tile: int = 128):

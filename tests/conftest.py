@@ -40,3 +40,14 @@ def tiny_model_path(tmp_path):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_aoti_package(tmp_path_factory):
+    """The tiny model compiled once with AOTInductor (≈30-60 s on 2 CPUs), shared by the tests."""
+    from scoredeblur.checkpoint import load_model
+    from scoredeblur.engine.aoti import compile_aoti
+
+    folder = tmp_path_factory.mktemp("aoti")
+    model = load_model(tiny_checkpoint(folder / "tiny.pt"))
+    return compile_aoti(model, folder / "tiny.pt2", max_size=128), model

@@ -105,11 +105,12 @@ def test_tensorrt_rtx_builds_an_engine_without_a_gpu(tiny, tmp_path, capsys):
     assert out.stat().st_size > 100_000
 
 
-def test_aoti_package_matches_pytorch(tiny, tmp_path):
-    from scoredeblur.engine.aoti import AotiScore, compile_aoti
+def test_aoti_package_matches_pytorch(tiny_aoti_package):
+    from scoredeblur.engine.aoti import AotiScore
 
-    path = compile_aoti(tiny[1], tmp_path / "net.pt2", max_size=128)
-    engine = AotiScore(path, tiny[1].config, tiny[1].sde_config)
-    errors = parity(tiny[1], engine, SIGMAS, size=40)  # 40 is not a multiple: padded inside
+    path, model = tiny_aoti_package
+    engine = AotiScore(path)
+    assert engine.config == model.config
+    errors = parity(model, engine, SIGMAS, size=40)  # 40 is not a multiple: padded inside
     assert max(errors.values()) < 1e-4, errors
     assert torch.isfinite(engine.score(torch.rand(1, 3, 16, 16), 1.0)).all()

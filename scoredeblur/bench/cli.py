@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             md.append(_quality(args, out, results))
         if args.what in ("speed", "all"):
             speed = run_speed(args.backends, args.speed_sizes, args.speed_steps, args.model, args.device,
-                              paper_steps=args.steps, threads=args.threads)
+                              paper_steps=args.steps, threads=args.threads, out_dir=out)
             results["speed"] = speed
             md.append(speed_markdown(speed))
     except (FileNotFoundError, ValueError) as exc:

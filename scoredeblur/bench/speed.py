@@ -16,7 +16,7 @@ import time
 
 import torch
 
-BACKENDS = ("eager", "compiled")
+BACKENDS = ("eager", "compiled", "onnxruntime", "aoti", "cpp")
 
 
 def machine_info() -> str:
@@ -33,28 +33,56 @@ def machine_info() -> str:
             f"python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}")
 
 
-def measure_one(backend: str, size: int, steps: int, model: str | None, device: str | None) -> dict:
+def prepare_engines(backends, model: str | None, out_dir, max_size: int) -> dict[str, str]:
+    """Export/compile once per run what the engine backends load (paths by backend)."""
+    from pathlib import Path
+
+    from ..api import get_model
+
+    paths = {}
+    if "onnxruntime" in backends:
+        from ..engine.onnx_export import export_onnx
+
+        paths["onnxruntime"] = str(export_onnx(get_model(model, "cpu"), Path(out_dir) / "net.onnx"))
+    if "aoti" in backends or "cpp" in backends:
+        from ..engine.cpp_loop import package_for
+
+        paths["aoti"] = paths["cpp"] = str(package_for(get_model(model, "cpu"), max_size=max_size))
+    return paths
+
+
+def measure_one(backend: str, size: int, steps: int, model: str | None, device: str | None,
+                engine_path: str | None = None) -> dict:
     from ..api import get_model
     from ..sampler import SamplerConfig, pc_sample
     from ..sde import VESDE
 
-    net = get_model(model, device)
+    net = get_model(engine_path if backend in ("onnxruntime", "aoti") else model, device)
     dev = net.device
-    score = net.score
+    sde = VESDE(net.sde_config)
     if backend == "compiled":
-        score = torch.compile(net)
-    elif backend != "eager":
+        compiled = torch.compile(net)
+        run = lambda cfg, seed: pc_sample(compiled, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
+    elif backend == "cpp":
+        from ..engine.cpp_loop import CppLoop
+
+        loop = CppLoop(engine_path, net.config.size_multiple)
+        run = lambda cfg, seed: loop.sample(y, sde, cfg, seed)  # noqa: E731
+    elif backend in ("eager", "onnxruntime", "aoti"):
+        run = lambda cfg, seed: pc_sample(net.score, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
+    else:
         raise ValueError(f"unknown backend {backend!r}")
     y = torch.rand(1, net.config.in_channels, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
+    # The paper's iteration (predictor + corrector + Eq. 11), timed from a late start so that
+    # the numbers stay finite for any model.
     cfg = SamplerConfig(steps=steps, sigma_start=1.0)
     with torch.no_grad():
-        pc_sample(score, VESDE(net.sde_config), y, SamplerConfig(steps=2, sigma_start=1.0),
-                  torch.Generator(device=dev).manual_seed(0))  # warm-up (and compilation)
+        run(SamplerConfig(steps=2, sigma_start=1.0), 0)  # warm-up (and compilation)
         if dev.type == "cuda":
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()
-        pc_sample(score, VESDE(net.sde_config), y, cfg, torch.Generator(device=dev).manual_seed(0))
+        run(cfg, 0)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - t0
@@ -66,13 +94,19 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
 
 
 def run_speed(backends, sizes, steps: int, model: str | None, device: str | None, paper_steps: int = 700,
-              threads: int | None = None) -> dict:
+              threads: int | None = None, out_dir=".") -> dict:
     rows, skipped = [], []
+    try:
+        engines = prepare_engines(backends, model, out_dir, max(sizes))
+    except Exception as exc:  # an engine that cannot be built is reported, the rest still run
+        skipped.append(f"engine preparation failed: {type(exc).__name__}: {exc}")
+        engines = {}
+        backends = [b for b in backends if b not in ("onnxruntime", "aoti", "cpp")]
     for size in sizes:
         base = None
         for backend in backends:
             cmd = [sys.executable, "-m", "scoredeblur.bench.speed", backend, str(size), str(steps),
-                   model or "", device or "", str(threads or 0)]
+                   model or "", device or "", str(threads or 0), engines.get(backend, "")]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 skipped.append(f"{backend} @ {size}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
@@ -87,7 +121,7 @@ def run_speed(backends, sizes, steps: int, model: str | None, device: str | None
 
 
 if __name__ == "__main__":
-    backend, size, steps, model, device, threads = sys.argv[1:7]
+    backend, size, steps, model, device, threads, engine = sys.argv[1:8]
     if int(threads):
         torch.set_num_threads(int(threads))
-    print(json.dumps(measure_one(backend, int(size), int(steps), model or None, device or None)))
+    print(json.dumps(measure_one(backend, int(size), int(steps), model or None, device or None, engine or None)))

@@ -5,10 +5,13 @@ so the network runs with no Python at all; from Python it loads with aoti_load_p
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from ..checkpoint import CheckpointError
+from ..config import NetConfig, SDEConfig, from_dict, to_dict
 from ..network import pad_to_multiple
 from ..precond import Preconditioner
 
@@ -26,16 +29,30 @@ def compile_aoti(model: Preconditioner, path: str | Path, device: str = "cpu", m
         program = torch.export.export(model, example, dynamic_shapes=dims)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+        meta = {"scoredeblur": json.dumps({"net_config": to_dict(model.config),
+                                            "sde_config": to_dict(model.sde_config)})}
+        torch._inductor.aoti_compile_and_package(program, package_path=str(path),
+                                                 inductor_configs={"aot_inductor.metadata": meta})
     return path
+
+
+def read_metadata(runner) -> tuple[NetConfig, SDEConfig]:
+    info = json.loads(runner.get_metadata()["scoredeblur"])
+    return from_dict(NetConfig, info["net_config"]), from_dict(SDEConfig, info["sde_config"])
 
 
 class AotiScore:
     """S(x, σ) from a .pt2 package, with the Preconditioner's interface."""
 
-    def __init__(self, path: str | Path, config, sde_config, device: str = "cpu"):
-        self.runner = torch._inductor.aoti_load_package(str(path))
-        self.config, self.sde_config, self.device = config, sde_config, torch.device(device)
+    def __init__(self, path: str | Path, device: str = "cpu"):
+        if not Path(path).is_file():
+            raise CheckpointError(f"AOTInductor package not found: {path}")
+        try:
+            self.runner = torch._inductor.aoti_load_package(str(path))
+            self.config, self.sde_config = read_metadata(self.runner)
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: not a scoredeblur AOTInductor package ({exc})") from exc
+        self.path, self.device = Path(path), torch.device(device)
 
     def score(self, x: torch.Tensor, sigma) -> torch.Tensor:
         sig = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1)

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             from .aoti import compile_aoti, AotiScore
 
             compile_aoti(model, out, device=args.device, max_size=shapes[2][-1])
-            engine = AotiScore(out, model.config, model.sde_config, args.device) if args.verify else None
+            engine = AotiScore(out, args.device) if args.verify else None
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 onnx_path = Path(args.onnx) if args.onnx else export_onnx(model, Path(tmp) / "net.onnx", fp16=args.fp16)
