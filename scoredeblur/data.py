@@ -6,20 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .imageio import IMAGE_SUFFIXES, read_image
+from .imageio import read_folder_uint8
 
 
 def load_image_folder(root: str | Path, channels: int, min_size: int) -> list[torch.Tensor]:
     """Every image under ``root`` (recursively) as a uint8 (C, H, W) tensor; small ones skipped."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"training data folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     images = []
-    for p in files:
-        arr = read_image(p).pixels
-        if arr.dtype != np.uint8:
-            arr = (arr.astype(np.float64) / np.iinfo(arr.dtype).max * 255 + 0.5).astype(np.uint8)
+    for _, arr in read_folder_uint8(root, "training data folder"):
         arr = _to_channels(arr, channels)
         if min(arr.shape[:2]) >= min_size:
             images.append(torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))))

@@ -175,3 +175,19 @@ def _encode(tmp: str, suffix: str, pixels: np.ndarray, icc, exif, quality: int) 
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".png": "PNG",
            ".bmp": "BMP", ".webp": "WEBP"}[suffix]
     im.save(tmp, format=fmt, **kwargs)
+
+
+def read_folder_uint8(folder: str | os.PathLike, what: str = "image folder"):
+    """Yield (path, uint8 pixels) for every image under ``folder``, recursively, in sorted order.
+
+    16-bit and float images are reduced to 8 bits: training and benchmark cases work in 8 bits.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{what} not found: {folder}")
+    for p in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        arr = read_image(p).pixels
+        if arr.dtype != np.uint8:
+            scale = np.iinfo(arr.dtype).max if np.issubdtype(arr.dtype, np.integer) else 1.0
+            arr = np.clip(arr.astype(np.float64) / scale * 255 + 0.5, 0, 255).astype(np.uint8)
+        yield p, arr

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from scoredeblur.bench.metrics import psnr, ssim
 from scoredeblur.imageio import read_image

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..imageio import IMAGE_SUFFIXES, read_image, write_image
+from ..imageio import read_folder_uint8, write_image
 from ..physics.defocus import DefocusBlur
 
 DEFAULT_DEV_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev"
@@ -63,15 +63,7 @@ def list_images(folder: str | Path | None) -> list[tuple[str, np.ndarray]]:
         names = ["astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera"]
         return [(n, _rgb(getattr(data, n)())) for n in names]
     folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    out = []
-    for p in files:
-        arr = read_image(p).pixels
-        if arr.dtype != np.uint8:
-            arr = (arr / np.iinfo(arr.dtype).max * 255 + 0.5).astype(np.uint8)
-        out.append((str(p.relative_to(folder).with_suffix("")), _rgb(arr)))
+    out = [(str(p.relative_to(folder).with_suffix("")), _rgb(arr)) for p, arr in read_folder_uint8(folder)]
     if not out:
         raise ValueError(f"no images in {folder}")
     return out

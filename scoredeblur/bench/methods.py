@@ -146,18 +146,17 @@ def _scoredeblur(name: str, preset: str, true_psf: bool = False, paper_steps: bo
         from .metrics import psnr, ssim
 
         curve = []
-        callback = None
-        if ctx.record_curves:
-            def callback(info):
-                est = info.x[0].clamp(0, 1).permute(1, 2, 0).double().cpu().numpy()
-                curve.append((info.index + 1, psnr(case.sharp, est), ssim(case.sharp, est)))
+
+        def record(info):
+            est = info.x[0].clamp(0, 1).permute(1, 2, 0).double().cpu().numpy()
+            curve.append((info.index + 1, psnr(case.sharp, est), ssim(case.sharp, est)))
         opts = dict(options)
         if paper_steps:
             opts["steps"] = ctx.steps  # the paper's ablation runs at the iteration count asked for
         if true_psf:
             opts["psf_radius"] = case.radius_map if case.radius_map is not None else case.degradation.radius
         out = deblur(blurry, preset=preset, model=ctx.model, seed=ctx.seed, device=ctx.device,
-                     callback=callback, **opts)
+                     callback=record if ctx.record_curves else None, **opts)
         if curve:
             ctx.curves.setdefault(name, {})[case.name] = curve
         return out
