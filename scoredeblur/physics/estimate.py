@@ -94,21 +94,35 @@ def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.n
     return errors
 
 
+# A fit must explain the spectrum this much better than "no blur" (r = 0) to be believed. On
+# synthetic disk blur the ratio is ≤ 0.05; on flat or mixed-depth tiles of real photos (sky, bokeh,
+# JPEG-blocked areas) it runs 0.4-0.9, and deconvolving with such a guess hallucinates texture.
+MAX_FIT_RATIO = 0.35
+
+
+def fit_radius(grey: np.ndarray, win: int, grid=RADIUS_GRID) -> tuple[float, float]:
+    """(best radius, misfit of the best radius / misfit of r = 0); a ratio near 1 means "no evidence"."""
+    errors = radius_fit_errors(grey, win, grid)
+    i = int(np.argmin(errors))
+    return float(grid[i]), float(errors[i] / max(errors[0], 1e-30))
+
+
 def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -> float:
-    """Blind global defocus radius in pixels."""
+    """Blind global defocus radius in pixels (0 when the spectrum gives no evidence of a disk blur)."""
     grey = _grey(img)
     win = win or (128 if min(grey.shape) >= 256 else 64)
-    errors = radius_fit_errors(grey, win, grid)
-    return float(grid[int(np.argmin(errors))])
+    radius, ratio = fit_radius(grey, win, grid)
+    return radius if ratio <= MAX_FIT_RATIO else 0.0
 
 
 def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None,
                         grid=RADIUS_GRID) -> tuple[np.ndarray, list[int], list[int]]:
     """Per-tile blind radius: (radii[ty, tx], tile start rows, tile start columns).
 
-    Each tile's spectrum is fitted on its own (64-pixel Welch windows); the grid of estimates is
-    then median-filtered over 3×3 neighbours, since a single textureless tile (sky, a wall) has no
-    spectral zeros to find and would otherwise return an arbitrary radius.
+    Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile whose fit is not
+    clearly better than "no blur" (ratio above MAX_FIT_RATIO: sky, a wall, smooth bokeh) gets radius 0
+    and is left as it is rather than deconvolved with a guess. The grid is then median-filtered over
+    3×3 neighbours to remove isolated outliers.
     """
     from scipy.ndimage import median_filter
 
@@ -124,8 +138,8 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
     radii = np.empty((len(ys), len(xs)))
     for i, y0 in enumerate(ys):
         for j, x0 in enumerate(xs):
-            errors = radius_fit_errors(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
-            radii[i, j] = grid[int(np.argmin(errors))]
+            radius, ratio = fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
+            radii[i, j] = radius if ratio <= MAX_FIT_RATIO else 0.0
     if radii.size >= 9:
         radii = median_filter(radii, size=3, mode="nearest")
     return radii, ys, xs
