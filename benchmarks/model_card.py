@@ -1,6 +1,6 @@
 """Figures and tables of docs/MODEL_CARD.md, reproducible with one command:
 
-    python benchmarks/model_card.py --checkpoint runs/default/checkpoint.pt --out docs/figures
+    python benchmarks/model_card.py --out docs/figures      # the embedded model and docs/training/loss.jsonl
 
 Writes: loss_curve.png (training loss), prior_samples.png (unconditional samples), and
 model_card.json with the architecture table (parameters, GFLOPs and ms per forward at 256² for
@@ -70,13 +70,13 @@ def denoise_table(model, images: int = 12, crop: int = 128, seed: int = 0) -> li
     return rows
 
 
-def loss_curve(run_dir: Path, path: Path) -> dict:
+def loss_curve(log: Path, path: Path) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    recs = [json.loads(line) for line in (run_dir / "loss.jsonl").read_text().splitlines()]
+    recs = [json.loads(line) for line in log.read_text().splitlines()]
     steps = np.array([r["step"] for r in recs])
     loss = np.array([r["loss"] for r in recs])
     k = 25
@@ -116,19 +116,23 @@ def prior_samples(model, path: Path, n: int = 16, size: int = 64, steps: int = 3
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--checkpoint", required=True, help="the training checkpoint (its folder holds loss.jsonl)")
-    p.add_argument("--model", default=None, help="weights to evaluate (default: the checkpoint's EMA)")
+    p.add_argument("--model", default=None, help="weights to evaluate (default: the embedded model)")
+    p.add_argument("--loss-log", default="docs/training/loss.jsonl", help="the run's loss.jsonl")
     p.add_argument("--out", default="docs/figures")
     p.add_argument("--skip-arch", action="store_true")
     p.add_argument("--sample-steps", type=int, default=300)
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(args.model or args.checkpoint)
-    ckpt = read_checkpoint(args.checkpoint)
-    result = {"trained_steps": int(ckpt["step"]), "train_config": ckpt.get("train_config"),
-              "net_config": ckpt["net_config"], "sde_config": ckpt["sde_config"], "threads": torch.get_num_threads()}
-    result["loss"] = loss_curve(Path(args.checkpoint).parent, out / "loss_curve.png")
+    from scoredeblur.models import default_model_path
+
+    path = args.model or str(default_model_path())
+    model = load_model(path)
+    ckpt = read_checkpoint(path)
+    result = {"trained_steps": int(ckpt.get("trained_steps", ckpt.get("step", 0))),
+              "train_config": ckpt.get("train_config"), "net_config": ckpt["net_config"],
+              "sde_config": ckpt["sde_config"], "threads": torch.get_num_threads()}
+    result["loss"] = loss_curve(Path(args.loss_log), out / "loss_curve.png")
     result["denoising"] = denoise_table(model)
     prior_samples(model, out / "prior_samples.png", steps=args.sample_steps)
     if not args.skip_arch:

@@ -95,9 +95,16 @@ def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.n
 
 
 # A fit must explain the spectrum this much better than "no blur" (r = 0) to be believed. On
-# synthetic disk blur the ratio is ≤ 0.05; on flat or mixed-depth tiles of real photos (sky, bokeh,
-# JPEG-blocked areas) it runs 0.4-0.9, and deconvolving with such a guess hallucinates texture.
-MAX_FIT_RATIO = 0.35
+# synthetic disk blur the ratio is ≤ 0.05 (0.14 at worst); on the subjects of real photos 0.01-0.10;
+# on their bokeh backgrounds, flat or JPEG-blocked tiles 0.11-0.9, where deconvolving with the
+# guess rings or hallucinates texture (seen on ../shared/data/real_defocus).
+MAX_FIT_RATIO = 0.12
+# A fit over the whole image averages many windows, and JPEG blocking raises its misfit (ratios up to
+# ~0.3 at quality 90): the global estimate, and a tile that agrees with it, may be looser.
+MAX_GLOBAL_FIT_RATIO = 0.35
+# Per tile, a radius above this is taken for background bokeh and left as it is (unless the whole
+# image agrees on it): real lenses' large defocus is far from a pillbox, and inverting it rings.
+LOCAL_MAX_RADIUS = 6.5
 
 
 def fit_radius(grey: np.ndarray, win: int, grid=RADIUS_GRID) -> tuple[float, float]:
@@ -112,16 +119,17 @@ def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -
     grey = _grey(img)
     win = win or (128 if min(grey.shape) >= 256 else 64)
     radius, ratio = fit_radius(grey, win, grid)
-    return radius if ratio <= MAX_FIT_RATIO else 0.0
+    return radius if ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
 
 
-def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None,
-                        grid=RADIUS_GRID) -> tuple[np.ndarray, list[int], list[int]]:
+def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None, grid=RADIUS_GRID,
+                        max_radius: float = LOCAL_MAX_RADIUS) -> tuple[np.ndarray, list[int], list[int]]:
     """Per-tile blind radius: (radii[ty, tx], tile start rows, tile start columns).
 
-    Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile whose fit is not
-    clearly better than "no blur" (ratio above MAX_FIT_RATIO: sky, a wall, smooth bokeh) gets radius 0
-    and is left as it is rather than deconvolved with a guess. The grid is then median-filtered over
+    Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile's radius is believed
+    when its fit clearly beats "no blur" (ratio ≤ MAX_FIT_RATIO) and stays within ``max_radius``, or
+    when it agrees (±1 px) with a confident whole-image estimate; any other tile (sky, a wall, smooth
+    or large bokeh) gets radius 0 and is left as it is rather than deconvolved with a guess. The grid is then median-filtered over
     3×3 neighbours to remove isolated outliers.
     """
     from scipy.ndimage import median_filter
@@ -135,11 +143,14 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
     ys = tile_starts(h, tile_h, tile_h - stride) if h > tile_h else [0]
     xs = tile_starts(w, tile_w, tile_w - stride) if w > tile_w else [0]
     win = 64 if min(tile_h, tile_w) >= 64 else min(tile_h, tile_w)
+    overall = estimate_radius(grey, 128 if min(h, w) >= 256 else 64, grid) if min(h, w) >= 64 else 0.0
     radii = np.empty((len(ys), len(xs)))
     for i, y0 in enumerate(ys):
         for j, x0 in enumerate(xs):
             radius, ratio = fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
-            radii[i, j] = radius if ratio <= MAX_FIT_RATIO else 0.0
+            agrees = overall > 0 and abs(radius - overall) <= 1.0 and ratio <= MAX_GLOBAL_FIT_RATIO
+            sure = ratio <= MAX_FIT_RATIO and radius <= max_radius
+            radii[i, j] = radius if agrees or sure else 0.0
     if radii.size >= 9:
         radii = median_filter(radii, size=3, mode="nearest")
     return radii, ys, xs
