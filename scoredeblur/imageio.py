@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import png  # pypng
-import tifffile
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# pypng and tifffile are imported where 16-bit files need them, so that machines without them
+# (a bare GPU box running training) still read and write 8-bit images.
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; raise it per call when you mean it
@@ -67,6 +68,8 @@ def _read_16bit_special(path: Path, max_pixels: int) -> ImageData | None:
     with open(path, "rb") as f:
         head = f.read(32)
     if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6):
+        import png  # pypng
+
         reader = png.Reader(filename=str(path))
         w, h, rows, info = reader.asDirect()
         _check_size(path, w, h, max_pixels)
@@ -74,6 +77,8 @@ def _read_16bit_special(path: Path, max_pixels: int) -> ImageData | None:
         arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, planes)
         return ImageData(arr)
     if head[:4] in (b"II*\x00", b"MM\x00*"):
+        import tifffile
+
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
             if page.bitspersample <= 8:
@@ -154,10 +159,14 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: byt
 def _encode(tmp: str, suffix: str, pixels: np.ndarray, icc, exif, quality: int) -> None:
     colour = pixels.ndim == 3
     if pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
+        import tifffile
+
         tifffile.imwrite(tmp, pixels, photometric="rgb" if colour and pixels.shape[2] >= 3 else "minisblack",
                          iccprofile=icc, extrasamples=[2] if colour and pixels.shape[2] == 4 else None)
         return
     if pixels.dtype == np.uint16 and colour:  # 16-bit colour PNG: pypng
+        import png
+
         h, w, c = pixels.shape
         mode = {2: "LA", 3: "RGB", 4: "RGBA"}[c]
         png.from_array(pixels.reshape(h, w * c), f"{mode};16").save(tmp)
