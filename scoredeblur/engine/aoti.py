@@ -17,6 +17,7 @@ from ..precond import Preconditioner
 
 
 def compile_aoti(model: Preconditioner, path: str | Path, device: str = "cpu", max_size: int = 1024) -> Path:
+    max_size = max(int(max_size), 128)  # the tracing example below is 64×96
     model = model.to(device).eval()
     c = model.config.in_channels
     example = (torch.rand(2, c, 64, 96, device=device), torch.tensor([0.1, 1.0], device=device))
