@@ -1,0 +1,95 @@
+"""pytest-benchmark suites for the hot pieces of a sampling step (run: pytest benchmarks/ --benchmark-only).
+
+Each group holds a baseline and its alternatives, measured in the same run, so the ratios printed
+by pytest-benchmark's comparison columns are like for like.
+"""
+import numpy as np
+import pytest
+import torch
+
+from scoredeblur.config import NetConfig
+from scoredeblur.fused import BackendUnavailable, get_kernel, reference
+from scoredeblur.network import ScoreUNet
+from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
+from scoredeblur.precond import Preconditioner
+from scoredeblur.tiling import TiledScore
+
+torch.set_num_threads(2)
+SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def net():
+    return Preconditioner(ScoreUNet(NetConfig()).eval().requires_grad_(False))
+
+
+@pytest.fixture(scope="module")
+def tensors():
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn((1, 3, SIZE, SIZE), generator=g) for _ in range(4)] + [torch.randn((1, 4), generator=g)]
+
+
+@pytest.mark.benchmark(group="network forward 256²")
+def test_network_forward(benchmark, net, tensors):
+    with torch.no_grad():
+        benchmark(net.score, tensors[0], 0.5)
+
+
+@pytest.mark.benchmark(group="network forward 256²")
+def test_network_forward_tiled_128(benchmark, net, tensors):
+    tiled = TiledScore(net.score, tile=128, overlap=16, batch=4)
+    with torch.no_grad():
+        benchmark(tiled, tensors[0], 0.5)
+
+
+@pytest.mark.benchmark(group="fused update 256²")
+@pytest.mark.parametrize("backend", ["reference", "cpp"])
+def test_fused_update(benchmark, backend, tensors):
+    try:
+        kernel = get_kernel(backend)
+    except BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    benchmark(kernel, *tensors)
+
+
+@pytest.mark.benchmark(group="fused update 256²")
+def test_unfused_updates(benchmark, tensors):
+    """Predictor then Eq. (11) as separate tensor expressions: what the fused op replaces."""
+    x, s, z, y, _ = tensors
+
+    def unfused():
+        x1 = x + 0.3 * s + 0.5 * z
+        return x1 - 0.02 * (x1 - y)
+    benchmark(unfused)
+
+
+@pytest.mark.benchmark(group="physics 256²")
+def test_blur(benchmark, tensors):
+    benchmark(DefocusBlur(3.0).A, tensors[0])
+
+
+@pytest.mark.benchmark(group="physics 256²")
+def test_prox(benchmark, tensors):
+    op = DefocusBlur(3.0)
+    op.prox(tensors[0], tensors[1], 0.1)  # OTF cached, as inside the loop
+    benchmark(op.prox, tensors[0], tensors[1], 0.1)
+
+
+@pytest.mark.benchmark(group="blind estimation 512²")
+def test_estimate_global(benchmark):
+    img = np.random.default_rng(0).random((512, 512, 3))
+    benchmark(estimate_radius, img)
+
+
+@pytest.mark.benchmark(group="blind estimation 512²")
+def test_estimate_local(benchmark):
+    img = np.random.default_rng(0).random((512, 512, 3))
+    benchmark.pedantic(estimate_radius_map, args=(img,), rounds=2, iterations=1)
+
+
+def test_reference_is_what_the_suite_times(tensors):
+    """Guard: the unfused expression equals the fused op with the matching coefficients."""
+    x, s, z, y, _ = tensors
+    coef = torch.tensor([[0.98, 0.98 * 0.3, 0.98 * 0.5, 0.02]])
+    torch.testing.assert_close(reference(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
