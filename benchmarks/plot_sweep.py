@@ -29,3 +29,20 @@ for ax, radius in zip(axes[0], sorted(ref) or sorted({k[0] for k in series})):
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=110)
 print(f"wrote {sys.argv[2]}")
+
+# A Markdown table of every setting, mean gain over the radii, best first within each NFE.
+by_setting = defaultdict(dict)
+for r in rows:
+    if isinstance(r["setting"], dict):
+        key = (r["nfe"], r["setting"]["sigma_start"], r["setting"]["lam"])
+        by_setting[key][r["radius"]] = (r["psnr"] - r["input_psnr"], r["ssim"], r["seconds"])
+radii = sorted({r["radius"] for r in rows})
+print("| NFE | σ_start | λ | " + " | ".join(f"Δ PSNR r={x:g}" for x in radii) + " | s / image (128²) |")
+print("|---|---|---|" + "---|" * len(radii) + "---|")
+for key in sorted(by_setting, key=lambda k: (k[0], -sum(v[0] for v in by_setting[k].values()))):
+    vals = by_setting[key]
+    cells = " | ".join(f"{vals[x][0]:+.2f}" if x in vals else "—" for x in radii)
+    secs = sum(v[2] for v in vals.values()) / len(vals)
+    print(f"| {key[0]} | {key[1]:g} | {key[2]:g} | {cells} | {secs:.2f} |")
+if ref:
+    print("| PnP-HQS + FFDNet (true PSF, 8 iterations) | | | " + " | ".join(f"{ref.get(x, float('nan')):+.2f}" for x in radii) + " | |")

@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"argv": sys.argv[1:] if argv is None else argv, "machine": machine_info(),
                      "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     md = [f"# scoredeblur-bench ({results['time']})", "", f"Machine: {results['machine']}", ""]
+    if args.quick:
+        md += ["**Quick run** (2 images, 96² crops, radius 3, 20 iterations for the paper's modes): a smoke",
+               "test of the whole pipeline. The paper's modes need ~700 iterations; their quick numbers mean nothing.", ""]
     try:
         if args.what in ("quality", "all"):
             md.append(_quality(args, out, results))
