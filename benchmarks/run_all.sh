@@ -1,30 +1,34 @@
 #!/usr/bin/env bash
 # Every figure in docs/MODEL_CARD.md and docs/RESULTS.md, reproduced on the embedded model.
-# About 45 minutes on 2 CPU cores. Needs ../shared (dev images, peer weights) beside the repo.
+# About 35 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
+# Needs ../shared (dev images, peer weights) beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-bench-out}
 PY=.venv/bin/python
-mkdir -p "$OUT"
+BENCH=.venv/bin/scoredeblur-bench
+mkdir -p "$OUT" docs/figures
 
-# Model card: loss curve, prior samples, denoising error per σ, architecture table.
+# 1. Speed: ms per iteration per backend and size (ratios to eager in the same run), and whole
+#    deblur calls per preset.
+$BENCH speed --backends eager onnxruntime aoti cpp --speed-sizes 256 512 --speed-steps 3 \
+    --presets fast balanced quality --out "$OUT/speed"
+
+# 2. Model card: loss curve, prior samples, denoising error per σ, architecture table.
 $PY benchmarks/model_card.py --out docs/figures
 
-# Presets: quality against NFE (true PSF) on 128² dev crops at radii 3 and 5.
+# 3. Presets: quality against NFE (true PSF, estimated noise) on 128² dev crops at radii 3 and 5.
 $PY benchmarks/sweep_presets.py --model scoredeblur/models/default.pt --limit 6 --crop 128 --radii 3 5 \
-    --steps 4 8 16 32 --sigma-start 0.19 0.3 --lam 0.3 0.5 0.8 --weights ../shared/weights --out "$OUT/sweep.json"
-$PY benchmarks/plot_sweep.py "$OUT/sweep.json" docs/figures/psnr_vs_nfe.png
+    --steps 4 8 16 32 --sigma-start 0.19 0.3 --lam 0.4 0.7 --weights ../shared/weights --out "$OUT/sweep.json"
+$PY benchmarks/plot_sweep.py "$OUT/sweep.json" docs/figures/psnr_vs_nfe.png > "$OUT/sweep.md"
 
-# The main table: every method on 256² dev crops, uniform radii and a depth-varying case.
-.venv/bin/scoredeblur-bench quality --limit 6 --radii 2 3 5 8 --varying 0.5 6 \
+# 4. The main table: every method on 256² dev crops, uniform radii and a depth-varying case.
+$BENCH quality --limit 6 --radii 2 3 5 8 --varying 0.5 6 \
     --methods input wiener unsupervised_wiener richardson_lucy dncnn ffdnet pnp_hqs_ffdnet \
-              sd_fast sd_balanced sd_quality sd_balanced_true_psf \
-    --out "$OUT/quality"
+              sd_fast sd_balanced sd_quality sd_balanced_true_psf --out "$OUT/quality"
 
-# The paper's configuration and its ablation (Table 1), 700 iterations, with Fig. 1 v/w curves.
-.venv/bin/scoredeblur-bench quality --limit 3 --radii 3 --crop 128 --curves \
+# 5. The paper's configuration and its ablation (Table 1): 700 iterations, Fig. 1 v/w curves.
+$BENCH quality --limit 2 --radii 3 --crop 128 --curves \
     --methods input wiener sd_predictor sd_pc sd_paper sd_balanced --out "$OUT/paper"
-
-# Speed: ms per iteration per backend and size, ratios to eager in the same run.
-.venv/bin/scoredeblur-bench speed --backends eager onnxruntime aoti cpp --speed-sizes 256 512 \
-    --speed-steps 3 --out "$OUT/speed"
+cp "$OUT/paper/curves.png" docs/figures/paper_curves.png
+cp "$OUT/quality/crops.png" docs/figures/crops.png

@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backends", nargs="+", default=["eager"], choices=BACKENDS)
     p.add_argument("--speed-sizes", type=int, nargs="+", default=[256, 512, 1024])
     p.add_argument("--speed-steps", type=int, default=5, help="iterations timed per speed measurement")
+    p.add_argument("--presets", nargs="*", default=None, help="also time whole deblur calls with these presets")
     p.add_argument("--quick", action="store_true", help="a small run that finishes in about 2 minutes on 2 CPUs")
     p.add_argument("--out", default="bench-out")
     p.add_argument("--compare", default=None, help="a previous results.json to diff against")
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.what in ("speed", "all"):
             speed = run_speed(args.backends, args.speed_sizes, args.speed_steps, args.model, args.device,
                               paper_steps=args.steps, threads=args.threads, out_dir=out)
+            if args.presets:
+                from .speed import preset_seconds
+
+                speed["presets"] = preset_seconds(args.presets, args.speed_sizes, args.model, args.device)
             results["speed"] = speed
             md.append(speed_markdown(speed))
     except (FileNotFoundError, ValueError) as exc:

@@ -41,6 +41,10 @@ def speed_markdown(speed: dict) -> str:
     for r in speed["rows"]:
         lines.append(f"| {r['backend']} | {r['size']} | {r['ms_per_iter']:.1f} | {r['s_per_image']:.1f} | "
                      f"{r['nfe']} | {r['peak_mb']:.0f} | {r['speedup_vs_eager']:.2f} |")
+    if speed.get("presets"):
+        lines += ["", "Whole `deblur(img, preset=...)` calls (blind estimation included):", "",
+                  "| preset | size | NFE | s / image |", "|---|---|---|---|"]
+        lines += [f"| {r['preset']} | {r['size']} | {r['nfe']} | {r['s_per_image']:.2f} |" for r in speed["presets"]]
     if speed.get("skipped"):
         lines += ["", "Skipped: " + "; ".join(speed["skipped"])]
     return "\n".join(lines) + "\n"

@@ -125,3 +125,25 @@ if __name__ == "__main__":
     if int(threads):
         torch.set_num_threads(int(threads))
     print(json.dumps(measure_one(backend, int(size), int(steps), model or None, device or None, engine or None)))
+
+
+def preset_seconds(presets, sizes, model: str | None, device: str | None, repeats: int = 2) -> list[dict]:
+    """Wall time of a whole deblur(img, preset=...) call (blind estimation included) per image size."""
+    import numpy as np
+
+    from ..api import deblur, get_model
+    from ..presets import PRESETS
+
+    net = get_model(model, device)
+    rows = []
+    for size in sizes:
+        img = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
+        for name in presets:
+            deblur(img[:64, :64], preset=name, model=net, steps=2)  # warm-up
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                deblur(img, preset=name, model=net)
+            cfg = PRESETS[name]
+            rows.append({"preset": name, "size": size, "nfe": cfg.nfe,
+                         "s_per_image": (time.perf_counter() - t0) / repeats})
+    return rows
