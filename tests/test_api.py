@@ -99,3 +99,16 @@ def test_bad_inputs_have_clear_errors(tiny_model_path, tmp_path):
         scoredeblur.deblur(np.zeros((8, 8), np.uint8), model=tmp_path / "none.pt", **FAST)
     with pytest.raises(ValueError, match="steps"):
         scoredeblur.deblur(np.zeros((8, 8), np.uint8), model=tiny_model_path, steps=0)
+
+
+def test_default_preset_is_blind_and_handles_grey(tiny_model_path, rng):
+    from scoredeblur.bench.cases import Degradation, build_cases
+    from skimage import data
+
+    case = build_cases([("cam", np.repeat(data.camera()[:, :, None], 3, axis=2))], [Degradation(3.0)], crop=96)[0]
+    grey = (case.blurry[:, :, 0] * 255).round().astype(np.uint8)
+    out = scoredeblur.deblur(grey, model=tiny_model_path, tile=64)  # preset "balanced", radius estimated
+    assert out.shape == grey.shape and out.dtype == np.uint8
+    with pytest.raises(ValueError, match="pass psf_radius"):
+        scoredeblur.deblur(grey[:40, :40], model=tiny_model_path)
+    assert scoredeblur.deblur(grey[:40, :40], model=tiny_model_path, psf_radius=3.0).shape == (40, 40)

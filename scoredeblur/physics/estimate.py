@@ -28,7 +28,9 @@ def estimate_noise(img: np.ndarray) -> float:
 
 def _grey(img: np.ndarray) -> np.ndarray:
     img = np.asarray(img, dtype=np.float64)
-    return img @ np.array([0.299, 0.587, 0.114]) if img.ndim == 3 else img
+    if img.ndim == 3 and img.shape[2] == 3:
+        return img @ np.array([0.299, 0.587, 0.114])
+    return img[:, :, 0] if img.ndim == 3 else img
 
 
 @lru_cache(maxsize=8)
@@ -49,7 +51,8 @@ def _radial(power: np.ndarray, win: int) -> np.ndarray:
 def welch_spectrum(grey: np.ndarray, win: int) -> np.ndarray:
     h, w = grey.shape
     if h < win or w < win:
-        raise ValueError(f"need at least {win}×{win} pixels to estimate the blur, got {h}×{w}")
+        raise ValueError(f"need at least {win}×{win} pixels to estimate the blur, got {h}×{w}; "
+                         "pass psf_radius (--psf-radius) for smaller images")
     hann = np.outer(np.hanning(win), np.hanning(win))
     acc, n = np.zeros((win, win)), 0
     step = win // 2
