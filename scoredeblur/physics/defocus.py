@@ -60,6 +60,7 @@ class DefocusBlur:
         self.radius = float(radius)
         self.kernel = disk_psf(self.radius)
         self._otf_cache: dict[tuple, torch.Tensor] = {}
+        self._y_hat: tuple[torch.Tensor, int, torch.Tensor] | None = None  # (y, version, Aᵀŷ)
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel.to(x.dtype).to(x.device)
@@ -90,9 +91,19 @@ class DefocusBlur:
         h, w = v.shape[-2:]
         lam = self.otf(h, w, v.dtype, v.device)
         rho = torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
-        num = lam * torch.fft.rfft2(_mirror_full(y)) + rho * torch.fft.rfft2(_mirror_full(v))
+        num = self._adjoint_y_hat(y, lam) + rho * torch.fft.rfft2(_mirror_full(v))
         x = torch.fft.irfft2(num / (lam**2 + rho), s=(2 * h, 2 * w))
         return x[..., :h, :w]
+
+
+    def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        """Aᵀy in the Fourier domain. y is the same photo at every step of a run: transform it once."""
+        cached = self._y_hat
+        if cached is not None and cached[0] is y and cached[1] == y._version and cached[2].shape[-2:] == lam.shape:
+            return cached[2]
+        y_hat = lam * torch.fft.rfft2(_mirror_full(y))
+        self._y_hat = (y, y._version, y_hat)
+        return y_hat
 
 
 def _mirror_full(x: torch.Tensor) -> torch.Tensor:
