@@ -18,7 +18,11 @@ from .config import NetConfig
 
 
 def _groups(ch: int) -> int:
-    return min(32, max(1, ch // 4))
+    """GroupNorm groups: the largest divisor of ch up to min(32, ch/4) (at least 4 channels a group)."""
+    g = min(32, max(1, ch // 4))
+    while ch % g:
+        g -= 1
+    return g
 
 
 class GaussianFourierEmbedding(nn.Module):
