@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--model", default=None, help="weights to evaluate (default: the embedded model)")
     p.add_argument("--loss-log", default="docs/training/loss.jsonl", help="the run's loss.jsonl")
     p.add_argument("--out", default="docs/figures")
-    p.add_argument("--skip-arch", action="store_true")
+    p.add_argument("--skip-arch", action="store_true", help="keep the architecture table of the last run")
     p.add_argument("--sample-steps", type=int, default=300)
     args = p.parse_args()
     out = Path(args.out)
@@ -135,8 +135,11 @@ def main() -> None:
     result["loss"] = loss_curve(Path(args.loss_log), out / "loss_curve.png")
     result["denoising"] = denoise_table(model)
     prior_samples(model, out / "prior_samples.png", steps=args.sample_steps)
+    previous = out / "model_card.json"
     if not args.skip_arch:
         result["architectures"] = arch_table()
+    elif previous.is_file():  # keep the last measured table rather than dropping it
+        result["architectures"] = json.loads(previous.read_text()).get("architectures")
     (out / "model_card.json").write_text(json.dumps(result, indent=1))
 
 

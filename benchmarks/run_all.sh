@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every figure in docs/MODEL_CARD.md and docs/RESULTS.md, reproduced on the embedded model.
-# About 40 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
+# About 45 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
 # Needs ../shared (dev images, peer weights) beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,16 +20,17 @@ $PY benchmarks/model_card.py --out docs/figures
 
 # 3. Presets: quality against NFE (true PSF, estimated noise) on 128² dev crops at radii 3 and 5.
 $PY benchmarks/sweep_presets.py --model scoredeblur/models/default.pt --limit 6 --crop 128 --radii 3 5 \
-    --steps 4 8 16 32 --sigma-start 0.19 0.3 --lam 0.4 0.7 --weights ../shared/weights --out "$OUT/sweep.json"
+    --steps 4 8 16 32 --sigma-start 0.19 0.3 --lam 0.4 0.7 --blind --weights ../shared/weights --out "$OUT/sweep.json"
 $PY benchmarks/plot_sweep.py "$OUT/sweep.json" docs/figures/psnr_vs_nfe.png > "$OUT/sweep.md"
 
-# 4. The main table: every method on 256² dev crops, uniform radii and a depth-varying case.
-$BENCH quality --limit 5 --radii 2 3 5 8 --varying 0.5 6 \
-    --methods input wiener unsupervised_wiener richardson_lucy dncnn ffdnet pnp_hqs_ffdnet \
-              sd_fast sd_balanced sd_quality sd_balanced_true_psf --out "$OUT/quality"
+# 4. The main table: every method on 256² dev crops and full images, uniform radii and a
+#    depth-varying case (≈ 25 min).
+$BENCH quality --limit 3 --radii 2 3 5 8 --varying 0.5 6 --sizes crop full \
+    --methods input wiener richardson_lucy ffdnet pnp_hqs_ffdnet sd_fast sd_balanced sd_fast_true_psf \
+    --out "$OUT/quality"
 
-# 5. The paper's configuration and its ablation (Table 1): 700 iterations, Fig. 1 v/w curves.
-$BENCH quality --limit 2 --radii 3 --crop 128 --curves \
-    --methods input wiener sd_predictor sd_pc sd_paper sd_balanced --out "$OUT/paper"
-cp "$OUT/paper/curves.png" docs/figures/paper_curves.png
-cp "$OUT/quality/crops.png" docs/figures/crops.png
+# 5. The paper's configuration: 700 iterations, Fig. 1 v/w curves (its Table 1 ablation costs
+#    ≈ 11 min per 256² image here: benchmarks/gpu_paper_table.sh runs it on a GPU).
+$BENCH quality --limit 1 --radii 3 --crop 128 --curves \
+    --methods input wiener sd_paper sd_fast --steps 700 --out "$OUT/paper1"
+cp "$OUT/paper1/curves.png" docs/figures/paper_curves.png

@@ -36,6 +36,8 @@ def _add_train(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint.pt exists")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (saving a checkpoint) after this many minutes, whatever --steps says")
     p.set_defaults(func=_run_train)
 
 
@@ -54,7 +56,9 @@ def _run_train(args) -> int:
                      warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, steps=args.steps,
                      restore_fraction=args.restore_fraction, restore_sigma_max=args.restore_sigma_max,
                      seed=args.seed, save_every=args.save_every)
-    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume)
+    max_seconds = None if args.max_minutes is None else 60.0 * args.max_minutes
+    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume,
+                 max_seconds=max_seconds)
     print(f"checkpoint: {path}")
     return 0
 
@@ -83,7 +87,8 @@ def _add_deblur(sub) -> None:
     p.add_argument("--predictor", choices=("reverse_diffusion", "ddim", "hqs"), default=None)
     p.add_argument("--sigma-start", type=float, default=None,
                    help="start late from the blurry image at this σ (CCDF) instead of from the prior")
-    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--tile", type=int, default=256,
+                   help="largest square processed in one pass (512: ≈2.5× faster on 481×321, 0.2–0.4 dB lower)")
     p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
     p.add_argument("--tile-batch", type=int, default=4)
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")

@@ -24,8 +24,9 @@ class NetConfig:
     fourier_scale: float = 16.0
     dropout: float = 0.0
     # "edm": D = c_skip x + c_out F(c_in x) and S = (D - x)/σ² (Karras et al. 2022).
-    # "ncsn": S = F(x)/σ, the score-SDE parameterisation used by the source paper.
-    precond: str = "edm"
+    # "ncsn": S = F(x)/σ, the score-SDE parameterisation used by the source paper. The default:
+    # on equal compute it denoised better at every σ ≤ 5 and deblurred 0.4 dB better (MODEL_CARD.md).
+    precond: str = "ncsn"
     sigma_data: float = 0.3
 
     def __post_init__(self) -> None:

@@ -45,6 +45,7 @@ def load_cuda_kernel():
     lib = _lib()
 
     def run(x, s, z, y, coef):
+        dtype = x.dtype  # the kernel computes in float32; the result comes back in the caller's dtype
         x, s, z, y = (t.contiguous().float() for t in (x, s, z, y))
         coef = coef.to(device=x.device, dtype=torch.float32).contiguous()
         _check_device(x, s, z, y, coef)
@@ -54,13 +55,14 @@ def load_cuda_kernel():
                                   out.data_ptr(), x.shape[0], x[0].numel(), stream)
         if err:
             raise RuntimeError(f"CUDA kernel failed with cudaError {err}")
-        return out
+        return out.to(dtype)
     return run
 
 
 def fused_update_philox(x, s, y, coef, seed: int, step: int) -> torch.Tensor:
     """The fused update with z drawn inside the kernel (Philox keyed by seed and step)."""
     lib = _lib()
+    dtype = x.dtype
     x, s, y = (t.contiguous().float() for t in (x, s, y))
     coef = coef.to(device=x.device, dtype=torch.float32).contiguous()
     _check_device(x, s, y, coef)
@@ -70,4 +72,4 @@ def fused_update_philox(x, s, y, coef, seed: int, step: int) -> torch.Tensor:
                                      x.shape[0], x[0].numel(), seed, step, stream)
     if err:
         raise RuntimeError(f"CUDA kernel failed with cudaError {err}")
-    return out
+    return out.to(dtype)

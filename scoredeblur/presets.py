@@ -9,14 +9,15 @@ from .sampler import SamplerConfig
 PRESETS: dict[str, SamplerConfig] = {
     # Source paper: from the prior at σ_max, predictor + corrector + Eq. (11), 700 iterations.
     "paper": SamplerConfig(steps=700, corrector=True, consistency="paper", alpha=0.02),
-    # Ours: a late start (CCDF) from a mild deconvolution at σ = 0.19, then plug-and-play steps:
+    # Ours: a late start (CCDF) from a mild deconvolution at σ = 0.3, then plug-and-play steps:
     # the learned denoiser (Tweedie) made exactly consistent with the (estimated) defocus PSF.
+    # σ_start and λ: the best of the blind sweep in docs/RESULTS.md for the shipped model.
     "fast": SamplerConfig(steps=8, corrector=False, consistency="proximal", predictor="hqs",
-                          sigma_start=0.19, lam=0.5),
+                          sigma_start=0.3, lam=0.7),
     "balanced": SamplerConfig(steps=16, corrector=False, consistency="proximal", predictor="hqs",
-                              sigma_start=0.19, lam=0.5),
+                              sigma_start=0.3, lam=0.7),
     "quality": SamplerConfig(steps=32, corrector=False, consistency="proximal", predictor="hqs",
-                             sigma_start=0.25, lam=0.5),
+                             sigma_start=0.3, lam=0.7),
 }
 DEFAULT_PRESET = "balanced"  # what deblur(img) runs when neither steps nor preset is given
 

@@ -42,7 +42,9 @@ class VESDE:
 
     def perturb(self, x: torch.Tensor, sigma: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw x̃ ~ N(x, σ² I); returns (x̃, z) with x̃ = x + σ z. σ broadcasts per sample."""
-        z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        # Drawn where the generator lives (a CPU generator keeps training reproducible across
+        # devices), then moved to the data.
+        z = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=generator.device).to(x.device)
         return x + _per_sample(sigma, x) * z, z
 
     def prior_sample(self, shape, generator: torch.Generator, dtype=torch.float32, device="cpu") -> torch.Tensor:

@@ -101,8 +101,11 @@ class Trainer:
         self.step += 1
         return {"step": self.step, "loss": float(loss.detach()), "lr": lr, "grad_norm": float(grad_norm)}
 
-    def fit(self, until_step: int | None = None, progress: bool = True) -> Path:
+    def fit(self, until_step: int | None = None, progress: bool = True,
+            max_seconds: float | None = None) -> Path:
+        """Train to ``until_step``; with ``max_seconds``, stop (and save) once that much time has passed."""
         until = self.cfg.steps if until_step is None else until_step
+        t_start = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.out_dir / LOG_NAME
         bar = tqdm(total=until, initial=self.step, disable=not progress, desc="train", unit="step")
@@ -119,16 +122,23 @@ class Trainer:
                     t_last = now
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
-                if self.step % self.cfg.save_every == 0 or self.step == until:
+                out_of_time = max_seconds is not None and time.perf_counter() - t_start >= max_seconds
+                if self.step % self.cfg.save_every == 0 or self.step == until or out_of_time:
                     self.save()
+                if out_of_time:
+                    print(f"time limit reached at step {self.step}")
+                    break
         bar.close()
         return self.checkpoint_path
 
 
 def train(data_dir: str | Path, out_dir: str | Path, net_config: NetConfig = NetConfig(),
           sde_config: SDEConfig = SDEConfig(), train_config: TrainConfig = TrainConfig(),
-          device: str | None = None, resume: bool = True, progress: bool = True) -> Path:
+          device: str | None = None, resume: bool = True, progress: bool = True,
+          max_seconds: float | None = None) -> Path:
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch shapes: let cuDNN pick its fastest convs
     images = load_image_folder(data_dir, net_config.in_channels, train_config.patch_size)
     trainer = Trainer(PatchSampler(images, train_config.patch_size), out_dir, net_config, sde_config,
                       train_config, device)
@@ -136,7 +146,7 @@ def train(data_dir: str | Path, out_dir: str | Path, net_config: NetConfig = Net
         print(f"resumed from {trainer.checkpoint_path} at step {trainer.step}")
     print(f"{len(images)} images, {count_parameters(trainer.net):,} parameters, device {device}, "
           f"{torch.get_num_threads()} threads")
-    return trainer.fit(progress=progress)
+    return trainer.fit(progress=progress, max_seconds=max_seconds)
 
 
 def configs_from_checkpoint(path: str | os.PathLike) -> tuple[NetConfig, SDEConfig, TrainConfig | None]:

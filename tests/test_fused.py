@@ -1,5 +1,6 @@
 """Every fused-update backend against the reference op, and the fused loop against pc_sample."""
 import ctypes
+import os
 import zlib
 import shutil
 
@@ -16,6 +17,15 @@ from scoredeblur.sde import VESDE
 SHAPES = [(1, 1, 1, 1), (3, 3, 37, 41), (2, 1, 5, 7), (4, 3, 64, 65)]
 
 
+def _device_for(backend: str) -> str:
+    """Where a backend's tensors live: CUDA for the cuda kernel, and for Triton when it is compiled
+    for a GPU (not run in its CPU interpreter)."""
+    if backend == "cuda" or (backend == "triton" and torch.cuda.is_available()
+                             and os.environ.get("TRITON_INTERPRET") != "1"):
+        return "cuda"
+    return "cpu"
+
+
 def _kernel_or_skip(name):
     try:
         return get_kernel(name)
@@ -28,7 +38,7 @@ def _kernel_or_skip(name):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_backend_matches_reference(backend, shape, dtype):
     kernel = _kernel_or_skip(backend)
-    dev = "cuda" if backend == "cuda" else "cpu"
+    dev = _device_for(backend)
     g = torch.Generator().manual_seed(zlib.crc32(f"{shape}{dtype}".encode()))
     x, s, z, y = (torch.randn(shape, generator=g, dtype=dtype).to(dev) for _ in range(4))
     coef = torch.randn((shape[0], 4), generator=g).to(dev)
@@ -75,6 +85,9 @@ CONFIGS = {
 @pytest.mark.parametrize("backend", ["reference", "cpp", "triton"])
 def test_fused_loop_reproduces_the_reference_loop(name, backend):
     kernel = _kernel_or_skip(backend)
+    if _device_for(backend) == "cuda":  # the loop stays on the CPU; only the kernel runs on the GPU
+        gpu_kernel = kernel
+        kernel = lambda *t: gpu_kernel(*(a.cuda() for a in t)).cpu()  # noqa: E731
     cfg = CONFIGS[name]
     sde = VESDE(SDEConfig(0.01, 50.0))
     g = torch.Generator().manual_seed(0)

@@ -84,6 +84,14 @@ def test_checkpoint_resume_takes_the_identical_next_step(tmp_path):
         assert torch.equal(pa, pc)
 
 
+def test_time_limit_stops_early_and_saves_a_resumable_checkpoint(tmp_path):
+    t = _trainer(tmp_path, 50)
+    t.fit(progress=False, max_seconds=0.0)  # out of time after the first step
+    assert t.step == 1
+    resumed = _trainer(tmp_path, 50)
+    assert resumed.resume() and resumed.step == 1
+
+
 def test_resume_refuses_another_architecture(tmp_path):
     _trainer(tmp_path, 2).fit(progress=False)
     other = Trainer(_sampler(), tmp_path, NetConfig(base_channels=16, channel_mults=(1, 2), attn_levels=(1,)),

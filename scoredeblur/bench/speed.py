@@ -61,8 +61,12 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
     dev = net.device
     sde = VESDE(net.sde_config)
     if backend == "compiled":
-        compiled = torch.compile(net)
-        run = lambda cfg, seed: pc_sample(compiled, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
+        from ..precond import _as_batch_sigma
+
+        # Compile the exported graph (σ as a tensor per batch element); the σ check stays eager.
+        compiled = torch.compile(net.forward)
+        score = lambda x, s: compiled(x, _as_batch_sigma(s, x))  # noqa: E731
+        run = lambda cfg, seed: pc_sample(score, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
     elif backend == "cpp":
         from ..engine.cpp_loop import CppLoop
 
