@@ -112,3 +112,34 @@ def test_default_preset_is_blind_and_handles_grey(tiny_model_path, rng):
     with pytest.raises(ValueError, match="pass psf_radius"):
         scoredeblur.deblur(grey[:40, :40], model=tiny_model_path)
     assert scoredeblur.deblur(grey[:40, :40], model=tiny_model_path, psf_radius=3.0).shape == (40, 40)
+
+
+def test_late_start_follows_the_radius_unless_the_caller_sets_it(tiny_model_path, rng):
+    from scoredeblur.presets import sigma_start_for_radius
+
+    img = rng.random((24, 24, 3)).astype(np.float32)
+
+    def first_sigma(**kw):
+        seen = []
+        scoredeblur.deblur(img, model=tiny_model_path, preset="fast", noise_std=0.01, tile=32,
+                           callback=lambda info: seen.append(float(info.sigma)), **kw)
+        return max(seen)
+
+    # The callback reports each step's target σ: the first one lies just below σ_start.
+    mild, strong = first_sigma(psf_radius=1.5), first_sigma(psf_radius=5.0)
+    assert mild <= sigma_start_for_radius(1.5) + 1e-6 < strong <= sigma_start_for_radius(5.0) + 1e-6
+    assert first_sigma(psf_radius=1.5, sigma_start=0.3) == pytest.approx(strong)  # the caller's value wins
+    assert sigma_start_for_radius(0.0) == 0.1 and sigma_start_for_radius(20.0) == 0.3
+
+
+def test_late_start_takes_the_strongest_blur_of_a_radius_map(tiny_model_path, rng):
+    img = rng.random((24, 24, 3)).astype(np.float32)
+    rmap = np.full((24, 24), 1.0)
+    rmap[:, 12:] = 5.0
+    seen = {}
+    for name, radius in (("map", rmap), ("uniform", 5.0)):
+        sig = []
+        scoredeblur.deblur(img, model=tiny_model_path, preset="fast", noise_std=0.01, tile=32, psf_radius=radius,
+                           callback=lambda info, sig=sig: sig.append(float(info.sigma)))
+        seen[name] = max(sig)
+    assert seen["map"] == pytest.approx(seen["uniform"])
