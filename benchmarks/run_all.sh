@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every figure in docs/MODEL_CARD.md and docs/RESULTS.md, reproduced on the embedded model.
-# About 45 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
+# About 55 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
 # Needs ../shared (dev images, peer weights) beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ $PY benchmarks/model_card.py --out docs/figures
 $PY benchmarks/sweep_presets.py --model scoredeblur/models/default.pt --limit 6 --crop 128 --radii 3 5 \
     --steps 4 8 16 32 --sigma-start 0.19 0.3 --lam 0.4 0.7 --blind --weights ../shared/weights --out "$OUT/sweep.json"
 $PY benchmarks/plot_sweep.py "$OUT/sweep.json" docs/figures/psnr_vs_nfe.png > "$OUT/sweep.md"
+$PY benchmarks/sweep_presets.py --model scoredeblur/models/default.pt --limit 6 --crop 128 --radii 2 \
+    --steps 8 16 --sigma-start 0.1 0.19 0.3 --lam 0.4 0.7 --blind --out "$OUT/sweep_r2.json"
 
 # 4. The main table: every method on 256² dev crops and full images, uniform radii and a
 #    depth-varying case (≈ 25 min).
@@ -34,3 +36,6 @@ $BENCH quality --limit 3 --radii 2 3 5 8 --varying 0.5 6 --sizes crop full \
 $BENCH quality --limit 1 --radii 3 --crop 128 --curves \
     --methods input wiener sd_paper sd_fast --steps 700 --out "$OUT/paper1"
 cp "$OUT/paper1/curves.png" docs/figures/paper_curves.png
+# The paper's configuration at the other radii (≈ 100 s per 128² crop here).
+$BENCH quality --limit 1 --radii 2 5 8 --crop 128 \
+    --methods input wiener richardson_lucy sd_paper sd_fast --steps 700 --out "$OUT/paper_radii"
