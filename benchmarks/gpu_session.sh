@@ -3,7 +3,8 @@
 #     bash benchmarks/gpu_session.sh [TRAIN_MINUTES] [DATA_DIR]
 # The device machine has no package registry and only the repo travels, so the training images go
 # as a carried folder (default .gpudata/train: the shared train set, PNGs re-encoded as JPEG q92 to
-# fit the 64 MiB carry limit) and PyWavelets as a carried wheel in .whl/.
+# fit the 64 MiB carry limit: `python benchmarks/pack_gpu_data.py ../shared/data/train .gpudata/train`)
+# and PyWavelets as a carried wheel in .whl/ (see /work/.library/device/README.md).
 #  1. two training runs side by side (the GPU is far from full with a 1.5 M-parameter U-Net):
 #     the NCSN and EDM preconditionings, same data, seed, batch and time; both packed for inference;
 #  2. meanwhile: the CUDA kernel built with nvcc and the GPU tests (CUDA and compiled Triton
