@@ -13,10 +13,9 @@ import json
 import tempfile
 import time
 
-import numpy as np
 import torch
+from model_card import denoise_table  # benchmarks/, beside this script
 
-from scoredeblur.bench.cases import centre_crop, list_images
 from scoredeblur.checkpoint import load_model
 from scoredeblur.config import NetConfig, SDEConfig, TrainConfig
 from scoredeblur.data import PatchSampler, load_image_folder
@@ -31,17 +30,6 @@ VARIANTS = {
 SIGMAS = (0.02, 0.05, 0.1, 0.2, 1.0)
 
 
-def denoise_psnr(model, x: torch.Tensor, seed: int = 0) -> dict[float, float]:
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for s in SIGMAS:
-        xt = x + s * torch.randn(x.shape, generator=g)
-        with torch.no_grad():
-            d = model.denoise(xt, s)
-        out[s] = float(10 * np.log10(1 / float(((d - x) ** 2).mean())))
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -53,8 +41,6 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     images = load_image_folder(args.data, 3, 64)
-    dev = torch.stack([torch.from_numpy(centre_crop(a, 128).copy()).permute(2, 0, 1).float() / 255
-                       for _, a in list_images(None)[:8]])
     results = []
     for name, v in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +50,8 @@ def main() -> None:
             tr = Trainer(PatchSampler(images, 64), tmp, NetConfig(precond=v["precond"]), SDEConfig(), tc)
             path = tr.fit(progress=False)
             results.append({"variant": name, "steps": args.steps, "seconds": time.perf_counter() - t0,
-                            "denoise_psnr": denoise_psnr(load_model(path), dev)})
+                            "denoise_psnr": {r["sigma"]: float(r["psnr_network"])
+                                             for r in denoise_table(load_model(path), images=8, sigmas=SIGMAS)}})
         print(json.dumps(results[-1]), flush=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)

@@ -53,12 +53,16 @@ def arch_table(size: int = 256, repeats: int = 3) -> list[dict]:
     return rows
 
 
-def denoise_table(model, images: int = 12, crop: int = 128, seed: int = 0) -> list[dict]:
+DENOISE_SIGMAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 50.0)
+
+
+def denoise_table(model, images: int = 12, crop: int = 128, seed: int = 0,
+                  sigmas: tuple[float, ...] = DENOISE_SIGMAS) -> list[dict]:
     imgs = list_images(None)[:images]
     x = torch.stack([torch.from_numpy(centre_crop(a, crop).copy()).permute(2, 0, 1).float() / 255 for _, a in imgs])
     g = torch.Generator().manual_seed(seed)
     rows = []
-    for s in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 5.0, 50.0):
+    for s in sigmas:
         xt = x + s * torch.randn(x.shape, generator=g)
         with torch.no_grad():
             d = torch.cat([model.denoise(xt[i:i + 4], s) for i in range(0, len(xt), 4)])

@@ -89,7 +89,7 @@ class Sampler {
       const double hi = sigmas[i], lo = last ? 0.0 : sigmas[i + 1];
       const bool corrector = cfg.corrector && !last;
       torch::Tensor z;
-      if (!last) z = noise();
+      if (!last && cfg.predictor != kHQS) z = noise();  // as the Python loop: HQS draws no noise
       double a = 1.0, b, c = 0.0;
       if (cfg.predictor == kHQS || (cfg.predictor == kDDIM && (last || lo == 0.0))) {
         b = hi * hi;
@@ -100,7 +100,6 @@ class Sampler {
         b = hi * hi - lo * lo;
         c = last ? 0.0 : std::sqrt(b);
       }
-      if (cfg.predictor == kHQS) c = 0.0;
       const double k = corrector ? 1.0 : 1.0 - alpha;
       for (int64_t j = 0; j < n; ++j) set_coef(j, a * k, b * k, c * k, corrector ? 0.0 : alpha);
       torch::Tensor s = guided(x, hi);

@@ -17,7 +17,7 @@ from .precond import Preconditioner
 from .physics.defocus import DefocusBlur
 from .physics.estimate import estimate_noise, estimate_radius, estimate_radius_map
 from .physics.varying import VaryingDefocusBlur, radius_map_from_tiles
-from .presets import DEFAULT_PRESET, LATE_START_PRESETS, resolve, sigma_start_for_radius
+from .presets import LATE_START_PRESETS, preset_name, resolve, sigma_start_for_radius
 from .sampler import StepInfo, pc_sample
 from .sde import VESDE
 from .tiling import TiledScore
@@ -102,8 +102,9 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
             cfg = dataclasses.replace(cfg, noise_std=float(noise_std))
         if cfg.consistency in ("gradient", "proximal"):
             physics = make_physics(observed, psf_radius)
-            if _adapts_start(preset, steps, sampler_options) and cfg.sigma_start is not None:
-                cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(_largest_radius(physics)))
+            # Our late-start presets pick σ_start from the blur (its strongest part) unless it was set.
+            if preset_name(preset, steps) in LATE_START_PRESETS and "sigma_start" not in sampler_options:
+                cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(physics.max_radius))
             if cfg.sigma_start is not None:
                 # Start from a mild deconvolution: the late start then has less to undo.
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)
@@ -134,18 +135,6 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                              physics=physics, x_start=x_start)
     bar.close()
     return restore(prep, _unmatch_channels(x.cpu(), prep.x.shape[1]))
-
-
-def _adapts_start(preset: str | None, steps: int | None, options: dict) -> bool:
-    """Our late-start presets pick σ_start from the defocus radius unless the caller set it."""
-    name = preset or ("paper" if steps is not None else DEFAULT_PRESET)
-    return name in LATE_START_PRESETS and "sigma_start" not in options
-
-
-def _largest_radius(physics) -> float:
-    # A depth-varying photo starts where its strongest blur needs it.
-    rmap = getattr(physics, "radius_map", None)
-    return float(torch.as_tensor(rmap).max()) if rmap is not None else float(physics.radius)
 
 
 def _run_cpp_loop(net, y, cfg, seed, physics, x_start):

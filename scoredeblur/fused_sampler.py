@@ -59,9 +59,7 @@ def fused_sample(score, sde: VESDE, y: torch.Tensor, cfg: SamplerConfig, generat
         sigma_lo = 0.0 if last else sigmas[i + 1]
         corrector = cfg.corrector and not last
         a, b, c = predictor_coefficients(cfg, sigma_hi, sigma_lo, last)
-        z = noise() if not last and cfg.predictor != "hqs" else None
-        if cfg.predictor == "hqs" and not last:
-            noise()  # keep the draw sequence identical to the reference loop
+        z = noise() if not last and cfg.predictor != "hqs" else None  # as in the reference loop
         k = 1.0 if corrector else 1.0 - alpha  # fold Eq. (11) into this update unless a corrector follows
         x = kernel(x, guided(x, sigma_hi), x if z is None else z, y,
                    _coef(n, a * k, b * k, (c if z is not None else 0.0) * k, 0.0 if corrector else alpha, x.device))

@@ -31,13 +31,18 @@ def sigma_start_for_radius(radius: float, per_px: float = 0.1, lo: float = 0.1, 
     return float(min(hi, max(lo, per_px * radius)))
 
 
+def preset_name(preset: str | None, steps: int | None) -> str:
+    """The preset a call runs: the named one; else the paper's when only ``steps`` is given."""
+    return preset or ("paper" if steps is not None else DEFAULT_PRESET)
+
+
 def resolve(preset: str | None, steps: int | None, **overrides) -> SamplerConfig:
     """The preset with ``steps`` and any SamplerConfig field overridden.
 
     No preset: ``steps`` given means the paper's method at that many steps (``deblur(img, steps=700)``
     is the source paper); neither given means ``DEFAULT_PRESET``.
     """
-    name = preset or ("paper" if steps is not None else DEFAULT_PRESET)
+    name = preset_name(preset, steps)
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     fields = dict(overrides)  # only what the caller passed; consistency=None means "off"

@@ -82,7 +82,8 @@ def pc_sample(score: ScoreFn, sde: VESDE, y: torch.Tensor, cfg: SamplerConfig, g
     for i, sigma_hi in enumerate(sigmas):
         last = i == len(sigmas) - 1
         sigma_lo = 0.0 if last else sigmas[i + 1]
-        z = None if last else noise()  # the last step lands on σ = 0: the Tweedie mean, no noise
+        # The last step lands on σ = 0 (the Tweedie mean) and HQS adds no noise: no draw for either.
+        z = None if last or cfg.predictor == "hqs" else noise()
         # Eq. (9): reverse-diffusion predictor σ_hi → σ_lo (or its DDIM form for large steps).
         if cfg.predictor == "ddim":
             x = ddim_predictor(x, guided(x, sigma_hi), sigma_hi, sigma_lo, z, cfg.eta)

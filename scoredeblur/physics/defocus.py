@@ -62,6 +62,10 @@ class DefocusBlur:
         self._otf_cache: dict[tuple, torch.Tensor] = {}
         self._y_hat: tuple[torch.Tensor, int, torch.Tensor] | None = None  # (y, version, Aᵀŷ)
 
+    @property
+    def max_radius(self) -> float:
+        return self.radius
+
     def A(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel.to(x.dtype).to(x.device)
         r = k.shape[-1] // 2

@@ -27,6 +27,7 @@ class VaryingDefocusBlur:
         if len(levels) < 2:
             levels = np.array([levels[0], levels[0] + LEVEL_STEP])
         self.radius_map = rmap
+        self.max_radius = hi  # the strongest blur anywhere in the photo
         self.ops = [DefocusBlur(float(r)) for r in levels]
         pos = torch.clamp((rmap - levels[0]) / LEVEL_STEP, 0, len(levels) - 1 - 1e-9)
         i0 = pos.floor().long()
