@@ -43,6 +43,21 @@ def test_network_forward_tiled_128(benchmark, net, tensors):
         benchmark(tiled, tensors[0], 0.5)
 
 
+@pytest.mark.benchmark(group="network layout × tiles per call, 4 tiles of 256²")
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+@pytest.mark.parametrize("batch", [4, 1])
+def test_network_layout_and_tile_batch(benchmark, layout, batch):
+    """The CPU defaults (channels_last, one tile per call) against NCHW with four tiles per call."""
+    model = Preconditioner(ScoreUNet(NetConfig()).eval().requires_grad_(False))
+    model.set_memory_format(torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+    x = torch.rand((4, 3, SIZE, SIZE), generator=torch.Generator().manual_seed(0))
+
+    def run():
+        with torch.no_grad():
+            return [model.score(x[i:i + batch], 0.1) for i in range(0, 4, batch)]
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+
+
 @pytest.mark.benchmark(group="fused update 256²")
 @pytest.mark.parametrize("backend", ["reference", "cpp"])
 def test_fused_update(benchmark, backend, tensors):

@@ -29,7 +29,16 @@ START_DECONV_WEIGHT = 0.05     # ρ of the starting deconvolution at σ_n = 0.01
 
 @lru_cache(maxsize=4)
 def _cached_model(path: str, mtime: float, device: str) -> Preconditioner:
-    return load_model(path, device=device)
+    model = load_model(path, device=device)
+    if torch.device(device).type == "cpu":
+        model.set_memory_format(torch.channels_last)  # oneDNN's native layout: no re-layouts
+    return model
+
+
+def default_tile_batch(device: torch.device | str) -> int:
+    """Tiles per network call: one on a CPU, where a batch of 4 costs 1.5× more per tile (caches
+    overflow: 329 vs 219 ms per 256² tile), four on a GPU, which needs the parallel work."""
+    return 1 if torch.device(device).type == "cpu" else 4
 
 
 def get_model(model: str | os.PathLike | Preconditioner | None = None, device: str | None = None):
@@ -64,7 +73,7 @@ def get_model(model: str | os.PathLike | Preconditioner | None = None, device: s
 def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            model: str | os.PathLike | Preconditioner | None = None, seed: int = 0,
            psf_radius: float | str | np.ndarray | None = None, noise_std: float | None = None,
-           tile: int = 256, overlap: int | None = None, tile_batch: int = 4, device: str | None = None,
+           tile: int = 256, overlap: int | None = None, tile_batch: int | None = None, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
            progress: bool = False, backend: str = "torch", **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
@@ -86,7 +95,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     ((H, W), (C, H, W) or (1, C, H, W); uint8 or float) or a file path (returns a numpy array).
     Grey, RGB and RGBA are handled; alpha is passed through untouched. Returns the same kind and dtype.
     Images larger than ``tile`` are processed in overlapping tiles (``overlap`` pixels, default tile/8),
-    ``tile_batch`` at a time. All noise comes from ``generator`` (default: seeded with ``seed``).
+    ``tile_batch`` at a time (default: 1 on a CPU, 4 on a GPU). All noise comes from ``generator`` (default: seeded with ``seed``).
     """
     cfg = resolve(preset, steps, **sampler_options)
     prep = prepare(img)
@@ -110,7 +119,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     overlap = max(4, tile // 8) if overlap is None else overlap
-    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch)
+    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch if tile_batch is not None else default_tile_batch(dev))
     bar = tqdm(total=cfg.steps, disable=not progress, desc="deblur", unit="step")
 
     def on_step(info: StepInfo) -> None:

@@ -90,7 +90,7 @@ def _add_deblur(sub) -> None:
     p.add_argument("--tile", type=int, default=256,
                    help="largest square processed in one pass (512: ≈2.5× faster on 481×321, 0.2–0.4 dB lower)")
     p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
-    p.add_argument("--tile-batch", type=int, default=4)
+    p.add_argument("--tile-batch", type=int, default=None, help="tiles per network call (default: 1 on a CPU, 4 on a GPU)")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (bomb guard)")

@@ -65,3 +65,32 @@ def test_precision_guard_refuses_bf16_on_cpu():
         m.set_compute_dtype(torch.bfloat16)
     with pytest.raises(ValueError, match="sigma must be positive"):
         m.score(torch.zeros(1, 3, 8, 8), 0.0)
+
+
+@pytest.mark.parametrize("precond", ["ncsn", "edm"])
+def test_channels_last_gives_the_same_scores_in_the_callers_layout(precond):
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    net = ScoreUNet(replace(TINY, precond=precond)).eval()
+    for p in net.parameters():  # the zero-initialised output layers would hide any layout error
+        p.data.normal_(0, 0.2)
+    m = Preconditioner(net)
+    x = torch.rand(2, 3, 40, 56, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = m.score(x, torch.tensor([0.1, 2.0]))
+        m.set_memory_format(torch.channels_last)
+        assert net.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+        out = m.score(x, torch.tensor([0.1, 2.0]))
+    assert out.is_contiguous()
+    assert ref.abs().max() > 0.1
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="memory_format"):
+        m.set_memory_format(torch.channels_last_3d)
+
+
+def test_cpu_inference_defaults(tmp_path):
+    from scoredeblur.api import default_tile_batch, get_model
+
+    assert default_tile_batch("cpu") == 1 and default_tile_batch("cuda") == 4
+    assert get_model(None, "cpu").memory_format is torch.channels_last
