@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every figure in docs/MODEL_CARD.md and docs/RESULTS.md, reproduced on the embedded model.
-# About 55 minutes on 2 CPU cores; run nothing else meanwhile (the speed numbers would lie).
+# About 55 minutes on 2 CPU cores (WIDTHS=1: 40 more; PAPER256=1: 25 more); run nothing else meanwhile (the speed numbers would lie).
 # Needs ../shared (dev images, peer weights) beside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,3 +39,14 @@ cp "$OUT/paper1/curves.png" docs/figures/paper_curves.png
 # The paper's configuration at the other radii (≈ 100 s per 128² crop here).
 $BENCH quality --limit 1 --radii 2 5 8 --crop 128 \
     --methods input wiener richardson_lucy sd_paper sd_fast --steps 700 --out "$OUT/paper_radii"
+
+# 6. Optional (WIDTHS=1, ≈ 40 min more): the model card's width table, each width trained for the
+#    same 12 minutes here and scored on dev images.
+if [ "${WIDTHS:-0}" = 1 ]; then
+    (cd benchmarks && "../$PY" width_study.py --data ../../shared/data/train --minutes 12 --out "../$OUT/width_study.json")
+fi
+
+# 7. Optional (PAPER256=1, ≈ 25 min more): the paper's configuration on a 256² crop at radii 2/5/8.
+if [ "${PAPER256:-0}" = 1 ]; then
+    $BENCH quality --limit 1 --radii 2 5 8 --methods input sd_paper sd_fast --steps 700 --out "$OUT/paper256"
+fi

@@ -108,3 +108,23 @@ def test_reference_is_what_the_suite_times(tensors):
     x, s, z, y, _ = tensors
     coef = torch.tensor([[0.98, 0.98 * 0.3, 0.98 * 0.5, 0.02]])
     torch.testing.assert_close(reference(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
+
+
+@pytest.mark.benchmark(group="deblur call, fast preset, 321×481 (6 tiles of 256²)")
+@pytest.mark.parametrize("setting", ["NCHW, 4 tiles per call", "channels_last, 1 tile per call"])
+def test_deblur_call_cpu_defaults(benchmark, setting):
+    """A whole ``deblur`` call on the embedded model: the old CPU setting against the new default."""
+    from skimage import data
+
+    import scoredeblur
+    from scoredeblur.api import get_model
+
+    img = data.astronaut()[:321, :481]
+    model = get_model(None, "cpu")
+    old = setting.startswith("NCHW")
+    model.set_memory_format(torch.contiguous_format if old else torch.channels_last)
+    try:
+        benchmark.pedantic(scoredeblur.deblur, args=(img,), rounds=2, iterations=1,
+                           kwargs=dict(preset="fast", psf_radius=3.0, tile_batch=4 if old else None))
+    finally:
+        model.set_memory_format(torch.channels_last)  # the cached model is shared: restore the default
