@@ -119,7 +119,8 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     overlap = max(4, tile // 8) if overlap is None else overlap
-    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch if tile_batch is not None else default_tile_batch(dev))
+    tile_batch = default_tile_batch(dev) if tile_batch is None else tile_batch
+    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch)
     bar = tqdm(total=cfg.steps, disable=not progress, desc="deblur", unit="step")
 
     def on_step(info: StepInfo) -> None:

@@ -89,7 +89,7 @@ def test_channels_last_gives_the_same_scores_in_the_callers_layout(precond):
         m.set_memory_format(torch.channels_last_3d)
 
 
-def test_cpu_inference_defaults(tmp_path):
+def test_cpu_inference_defaults():
     from scoredeblur.api import default_tile_batch, get_model
 
     assert default_tile_batch("cpu") == 1 and default_tile_batch("cuda") == 4
