@@ -9,7 +9,8 @@ import torch
 
 from scoredeblur.config import NetConfig
 from scoredeblur.fused import BackendUnavailable, get_kernel, reference
-from scoredeblur.network import ScoreUNet
+import scoredeblur.network as network
+from scoredeblur.network import ScoreUNet, upsample2x, upsample2x_conv
 from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
 from scoredeblur.precond import Preconditioner
@@ -56,6 +57,32 @@ def test_network_layout_and_tile_batch(benchmark, layout, batch):
         with torch.no_grad():
             return [model.score(x[i:i + batch], 0.1) for i in range(0, 4, batch)]
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+
+
+UPSAMPLE_FORMS = {"conv(nearest x2)": lambda h, conv: conv(upsample2x(h)), "folded 2x2 at low res": upsample2x_conv}
+
+
+@pytest.mark.benchmark(group="up-sampling convolution, 64 ch, 128² → 256², channels_last")
+@pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
+def test_upsample_conv(benchmark, form):
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).requires_grad_(False).to(memory_format=torch.channels_last)
+    h = torch.randn((1, 64, 128, 128), generator=torch.Generator().manual_seed(0))
+    h = h.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        benchmark.pedantic(UPSAMPLE_FORMS[form], args=(h, conv), rounds=10, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="network forward, up-sampling form, channels_last")
+@pytest.mark.parametrize("size", [256, 512])
+@pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
+def test_network_upsample_form(benchmark, form, size, monkeypatch):
+    """The whole forward with the shipped (folded) up-sampling against conv(nearest ×2)."""
+    monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[form])
+    model = Preconditioner(ScoreUNet(NetConfig()).eval().requires_grad_(False))
+    model.set_memory_format(torch.channels_last)
+    x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        benchmark.pedantic(model.score, args=(x, 0.1), rounds=5 if size == 256 else 3, iterations=1, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="fused update 256²")

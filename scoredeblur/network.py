@@ -1,7 +1,7 @@
 """The score network: an NCSN++-style U-Net F(x, c_noise).
 
 Residual blocks conditioned on a Gaussian-Fourier embedding of the noise level, strided
-down-sampling, nearest-neighbour up-sampling, self-attention at the low-resolution levels and
+down-sampling, nearest-neighbour up-sampling (folded into the following convolution), self-attention at the low-resolution levels and
 skip connections rescaled by 1/√2 (Song et al. 2021, "NCSN++"). The raw network output is not a
 score: ``precond.Preconditioner`` turns it into one. Any H×W works: the input is edge-padded to
 a multiple of 2^(levels-1) and the output cropped back.
@@ -156,18 +156,63 @@ class ScoreUNet(nn.Module):
             for unit in level["blocks"]:
                 h = unit(torch.cat([h, skips.pop()], dim=1), temb)
             if "upsample" in level:
-                h = level["upsample"](upsample2x(h))
+                h = upsample2x_conv(h, level["upsample"])
         assert not skips
         out = self.conv_out(F.silu(self.norm_out(h)))
         return out[..., :h0, :w0]
 
 
 def upsample2x(h: torch.Tensor) -> torch.Tensor:
-    """Nearest-neighbour ×2, written as expand + reshape: identical to F.interpolate(nearest), and
-    exported as plain Expand/Reshape, which TensorRT handles with dynamic shapes (its Resize
-    shape inference does not)."""
+    """Nearest-neighbour ×2 (the reference for ``upsample2x_conv``)."""
     b, c, hh, ww = h.shape
     return h[:, :, :, None, :, None].expand(b, c, hh, 2, ww, 2).reshape(b, c, 2 * hh, 2 * ww)
+
+
+def upsample2x_conv(h: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(upsample2x(h))`` for a 3×3, padding-1 convolution, computed at the low resolution.
+
+    Output pixel (2i+a, 2j+b) of the up-sampled convolution sees only a 2×2 window of h: rows
+    (i−1, i) with taps (W₀, W₁+W₂) when a = 0, rows (i, i+1) with taps (W₀+W₁, W₂) when a = 1, and
+    likewise for columns. So one 2×2 convolution with 4·C_out outputs over h padded by one pixel
+    gives all four phases (a, b), offset by (a, b) pixels, at 16 instead of 36 multiply-adds per
+    input/output channel pair and low-resolution pixel, with no 4× up-sampled copy of h. The same
+    function of the same weights (float rounding aside); exports as Pad/Conv/Slice/Concat/Reshape.
+    """
+    w, bias = conv.weight, conv.bias
+    if w.shape[-2:] != (3, 3) or conv.padding != (1, 1) or conv.stride != (1, 1) or bias is None:
+        raise ValueError("upsample2x_conv expects a biased 3x3 convolution with stride 1 and padding 1")
+    rows = torch.stack([torch.stack([w[:, :, 0], w[:, :, 1] + w[:, :, 2]], 2),
+                        torch.stack([w[:, :, 0] + w[:, :, 1], w[:, :, 2]], 2)])        # (a, O, I, 2, 3)
+    taps = torch.stack([torch.stack([rows[..., 0], rows[..., 1] + rows[..., 2]], -1),
+                        torch.stack([rows[..., 0] + rows[..., 1], rows[..., 2]], -1)], 1)  # (a, b, O, I, 2, 2)
+    cout = w.shape[0]
+    taps = taps.reshape(4 * cout, w.shape[1], 2, 2)
+    channels_last = h.is_contiguous(memory_format=torch.channels_last) and not h.is_contiguous()
+    if channels_last:  # weights in the activations' layout, or oneDNN takes a slow path
+        taps = taps.contiguous(memory_format=torch.channels_last)
+    q = F.conv2d(F.pad(h, (1, 1, 1, 1)), taps, bias.repeat(4))
+    n, hh, ww = h.shape[0], h.shape[2], h.shape[3]
+    q = q.reshape(n, 2, 2, cout, hh + 1, ww + 1)
+    phase = [[q[:, a, b, :, a:a + hh, b:b + ww] for b in (0, 1)] for a in (0, 1)]
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    if not _tracing():
+        # Eager: each phase copied once into its strided view of the result.
+        out = torch.empty(n, cout, 2 * hh, 2 * ww, dtype=q.dtype, device=q.device, memory_format=fmt)
+        grid = out.unflatten(3, (ww, 2)).unflatten(2, (hh, 2))  # (N, C, H, a, W, b)
+        for a in (0, 1):
+            for b in (0, 1):
+                grid[:, :, :, a, :, b].copy_(phase[a][b])
+        return out
+    # Graph capture (ONNX, AOTInductor, torch.compile): the same interleave without in-place writes.
+    if channels_last:  # built in (N, H, a, W, b, C) order so the result stays channels_last
+        out = torch.stack([torch.stack([p.permute(0, 2, 3, 1) for p in row], 3) for row in phase], 2)
+        return out.reshape(n, 2 * hh, 2 * ww, cout).permute(0, 3, 1, 2)
+    out = torch.stack([torch.stack(row, -1) for row in phase], 3)  # (N, C, H, a, W, b)
+    return out.reshape(n, cout, 2 * hh, 2 * ww)
+
+
+def _tracing() -> bool:
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

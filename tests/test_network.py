@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from scoredeblur.config import NetConfig
-from scoredeblur.network import ScoreUNet, count_parameters
+import scoredeblur.network as network
+from scoredeblur.network import ScoreUNet, count_parameters, upsample2x, upsample2x_conv
 from scoredeblur.precond import Preconditioner
 
 from .conftest import TINY
@@ -94,3 +95,31 @@ def test_cpu_inference_defaults():
 
     assert default_tile_batch("cpu") == 1 and default_tile_batch("cuda") == 4
     assert get_model(None, "cpu").memory_format is torch.channels_last
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["eager", "graph-capture"])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "cl"])
+def test_folded_upsample_conv_is_conv_of_nearest_upsample(traced, layout, monkeypatch):
+    """The low-resolution 2×2 form equals conv(nearest ×2) in value and gradient, keeps the layout."""
+    monkeypatch.setattr(network, "_tracing", lambda: traced)
+    g = torch.Generator().manual_seed(3)
+    conv = torch.nn.Conv2d(6, 5, 3, padding=1).to(memory_format=layout)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g))
+        conv.bias.copy_(torch.randn(5, generator=g))
+    h = torch.randn(2, 6, 7, 10, generator=g).contiguous(memory_format=layout).requires_grad_(True)
+    ref = conv(upsample2x(h))
+    out = upsample2x_conv(h, conv)
+    assert out.shape == (2, 5, 14, 20)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert out.is_contiguous(memory_format=layout)
+    up = torch.randn(ref.shape, generator=g)
+    grads = torch.autograd.grad((out * up).sum(), [h, conv.weight, conv.bias])
+    grads_ref = torch.autograd.grad((ref * up).sum(), [h, conv.weight, conv.bias])
+    for a, b in zip(grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_folded_upsample_refuses_other_convolutions():
+    with pytest.raises(ValueError, match="3x3"):
+        upsample2x_conv(torch.zeros(1, 4, 4, 4), torch.nn.Conv2d(4, 4, 5, padding=2))
