@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -123,3 +125,19 @@ def test_folded_upsample_conv_is_conv_of_nearest_upsample(traced, layout, monkey
 def test_folded_upsample_refuses_other_convolutions():
     with pytest.raises(ValueError, match="3x3"):
         upsample2x_conv(torch.zeros(1, 4, 4, 4), torch.nn.Conv2d(4, 4, 5, padding=2))
+
+
+def test_inference_forward_matches_autograd_forward_and_leaves_inputs_alone():
+    """Without autograd the element-wise steps run in place: same result, caller's tensors untouched."""
+    net = ScoreUNet(dataclasses.replace(TINY, attn_levels=(2,))).eval()  # with attention
+    g = torch.Generator().manual_seed(5)
+    for p in net.parameters():  # non-zero output convolutions, so every path contributes
+        p.data.copy_(0.1 * torch.randn(p.shape, generator=g))
+    x = torch.randn(2, 3, 20, 28, generator=g)
+    c = torch.tensor([0.1, 3.0]).log()
+    x0, c0 = x.clone(), c.clone()
+    with torch.no_grad():
+        fast = net(x, c)
+    torch.testing.assert_close(fast, net(x, c), rtol=1e-5, atol=1e-5)
+    assert torch.equal(x, x0) and torch.equal(c, c0)
+    assert fast.abs().max() > 0.1
