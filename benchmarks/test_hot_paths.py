@@ -146,21 +146,32 @@ def test_reference_is_what_the_suite_times(tensors):
     torch.testing.assert_close(reference(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
 
 
+DEBLUR_SETTINGS = {  # layout, tiles per network call, network form (see NETWORK_FORMS)
+    "session 2: NCHW, 4 tiles per call": (torch.contiguous_format, 4, "session 3: conv(nearest x2), out of place"),
+    "session 3: channels_last, 1 tile per call": (torch.channels_last, None, "session 3: conv(nearest x2), out of place"),
+    "session 4 (shipped): + folded up-sampling, in place": (torch.channels_last, None,
+                                                             "folded up-sampling, in place (shipped)"),
+}
+
+
 @pytest.mark.benchmark(group="deblur call, fast preset, 321×481 (6 tiles of 256²)")
-@pytest.mark.parametrize("setting", ["NCHW, 4 tiles per call", "channels_last, 1 tile per call"])
-def test_deblur_call_cpu_defaults(benchmark, setting):
-    """A whole ``deblur`` call on the embedded model: the old CPU setting against the new default."""
+@pytest.mark.parametrize("setting", list(DEBLUR_SETTINGS))
+def test_deblur_call_cpu_defaults(benchmark, setting, monkeypatch):
+    """A whole ``deblur`` call on the embedded model: earlier CPU settings against the shipped one."""
     from skimage import data
 
     import scoredeblur
     from scoredeblur.api import get_model
 
+    layout, tile_batch, form = DEBLUR_SETTINGS[setting]
+    upsample, inplace = NETWORK_FORMS[form]
+    monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[upsample])
+    monkeypatch.setattr(network, "_inference", lambda: inplace)
     img = data.astronaut()[:321, :481]
     model = get_model(None, "cpu")
-    old = setting.startswith("NCHW")
-    model.set_memory_format(torch.contiguous_format if old else torch.channels_last)
+    model.set_memory_format(layout)
     try:
         benchmark.pedantic(scoredeblur.deblur, args=(img,), rounds=2, iterations=1,
-                           kwargs=dict(preset="fast", psf_radius=3.0, tile_batch=4 if old else None))
+                           kwargs=dict(preset="fast", psf_radius=3.0, tile_batch=tile_batch))
     finally:
         model.set_memory_format(torch.channels_last)  # the cached model is shared: restore the default
