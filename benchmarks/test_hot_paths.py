@@ -146,6 +146,24 @@ def test_reference_is_what_the_suite_times(tensors):
     torch.testing.assert_close(reference(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
 
 
+@pytest.mark.benchmark(group="training step (loss + backward), batch 16 of 64²")
+@pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
+def test_training_step_upsample_form(benchmark, form, monkeypatch):
+    """The fold also cuts the backward pass (training runs with autograd, so nothing is in place)."""
+    from scoredeblur.training import dsm_loss_at
+
+    monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[form])
+    model = Preconditioner(ScoreUNet(NetConfig()).train())
+    g = torch.Generator().manual_seed(0)
+    xt, z = torch.rand((16, 3, 64, 64), generator=g), torch.randn((16, 3, 64, 64), generator=g)
+    sigma = torch.exp(torch.empty(16).uniform_(-4, 5, generator=g))
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        dsm_loss_at(model, xt, z, sigma).backward()
+    benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
+
+
 DEBLUR_SETTINGS = {  # layout, tiles per network call, network form (see NETWORK_FORMS)
     "session 2: NCHW, 4 tiles per call": (torch.contiguous_format, 4, "session 3: conv(nearest x2), out of place"),
     "session 3: channels_last, 1 tile per call": (torch.channels_last, None, "session 3: conv(nearest x2), out of place"),
