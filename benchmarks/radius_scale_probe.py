@@ -1,8 +1,11 @@
-"""Is a ringing artefact on a real photo a radius error? Deblur one region with the blind radius
-map scaled by a few factors and save the panels side by side (input first) for inspection.
+"""Is a ringing artefact on a real photo a radius error, or the preset's? Deblur one region with
+the blind radius map scaled by a few factors, with one or more presets, and save the panels side
+by side (input first, then every preset × scale) for inspection.
 
     python benchmarks/radius_scale_probe.py ../shared/data/real_defocus/restormer_demo/blur/couple.jpg \
         --region 150 330 270 420 --scales 0.75 1 1.15 1.3 --out probe.png
+    python benchmarks/radius_scale_probe.py .../couple.jpg --region 150 330 270 420 --scales 1 \
+        --presets fast balanced quality --out presets.png
 
 The photos' terms do not allow committing crops of them, so the panels stay local.
 """
@@ -25,7 +28,7 @@ def main() -> None:
     p.add_argument("photo")
     p.add_argument("--region", type=int, nargs=4, metavar=("Y0", "Y1", "X0", "X1"), required=True)
     p.add_argument("--scales", type=float, nargs="+", default=[0.75, 1.0, 1.3])
-    p.add_argument("--preset", default="fast")
+    p.add_argument("--presets", nargs="+", default=["fast"])
     p.add_argument("--tile", type=int, default=128, help="the estimator's tile (deblur's default)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
@@ -37,12 +40,13 @@ def main() -> None:
     crop = img[a0:a1, b0:b1]
     inner = (slice(y0 - a0, y1 - a0), slice(x0 - b0, x1 - b0))
     panels = [crop[inner]]
-    for s in args.scales:
-        rmap = radius_map_from_tiles(radii * s, ys, xs, args.tile, *img.shape[:2])[a0:a1, b0:b1]
-        panels.append(scoredeblur.deblur(crop, preset=args.preset, seed=0, psf_radius=rmap)[inner])
+    for preset in args.presets:
+        for s in args.scales:
+            rmap = radius_map_from_tiles(radii * s, ys, xs, args.tile, *img.shape[:2])[a0:a1, b0:b1]
+            panels.append(scoredeblur.deblur(crop, preset=preset, seed=0, psf_radius=rmap)[inner])
     sheet = np.concatenate([np.pad(q, ((0, 0), (0, 6), (0, 0)), constant_values=255) for q in panels], 1)
     Image.fromarray(sheet).resize((sheet.shape[1] * 2, sheet.shape[0] * 2), Image.NEAREST).save(args.out)
-    print(f"wrote {args.out}: input, then radius × {args.scales}")
+    print(f"wrote {args.out}: input, then presets {args.presets} × radius scales {args.scales}")
 
 
 if __name__ == "__main__":
