@@ -41,16 +41,24 @@ def package_for(model, max_size: int = 2048) -> Path:
 
     if isinstance(model, AotiScore):
         return model.path
-    digest = hashlib.sha256()
-    for k, v in sorted(model.net.state_dict().items()):
-        digest.update(k.encode())
-        digest.update(v.detach().cpu().numpy().tobytes())
-    digest.update(f"{torch.__version__}/{max_size}".encode())
-    path = cache_dir() / f"net-{digest.hexdigest()[:16]}.pt2"
+    path = cached_package_path(model, max_size)
     if not path.exists():
         compile_aoti(model, path.with_suffix(".tmp.pt2"), max_size=max_size)
         path.with_suffix(".tmp.pt2").replace(path)
     return path
+
+
+def cached_package_path(model, max_size: int = 2048) -> Path:
+    """Where ``package_for`` keeps the package: keyed by the weights and everything else that
+    changes what gets compiled (torch version, largest size, package format, memory layout)."""
+    from .aoti import PACKAGE_FORMAT
+
+    digest = hashlib.sha256()
+    for k, v in sorted(model.net.state_dict().items()):
+        digest.update(k.encode())
+        digest.update(v.detach().cpu().numpy().tobytes())
+    digest.update(f"{torch.__version__}/{max_size}/{PACKAGE_FORMAT}/{model.memory_format}".encode())
+    return cache_dir() / f"net-{digest.hexdigest()[:16]}.pt2"
 
 
 class CppLoop:
