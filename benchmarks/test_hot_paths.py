@@ -127,16 +127,31 @@ def test_prox(benchmark, tensors):
     benchmark(op.prox, tensors[0], tensors[1], 0.1)
 
 
-@pytest.mark.benchmark(group="blind estimation 512²")
-def test_estimate_global(benchmark):
-    img = np.random.default_rng(0).random((512, 512, 3))
-    benchmark(estimate_radius, img)
+FITS = ("batched (shipped)", "one least-squares problem per candidate")
 
 
-@pytest.mark.benchmark(group="blind estimation 512²")
-def test_estimate_local(benchmark):
+def _use_fit(fit, monkeypatch):
+    if fit == FITS[1]:
+        import scoredeblur.physics.estimate as estimate
+        from tests.test_estimate import _fit_errors_one_candidate_at_a_time
+
+        monkeypatch.setattr(estimate, "radius_fit_errors", _fit_errors_one_candidate_at_a_time)
+
+
+@pytest.mark.benchmark(group="blind estimation 512²: global")
+@pytest.mark.parametrize("fit", FITS)
+def test_estimate_global(benchmark, fit, monkeypatch):
+    _use_fit(fit, monkeypatch)
     img = np.random.default_rng(0).random((512, 512, 3))
-    benchmark.pedantic(estimate_radius_map, args=(img,), rounds=2, iterations=1)
+    benchmark.pedantic(estimate_radius, args=(img,), rounds=5, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="blind estimation 512²: per tile")
+@pytest.mark.parametrize("fit", FITS)
+def test_estimate_local(benchmark, fit, monkeypatch):
+    _use_fit(fit, monkeypatch)
+    img = np.random.default_rng(0).random((512, 512, 3))
+    benchmark.pedantic(estimate_radius_map, args=(img,), rounds=3, iterations=1, warmup_rounds=1)
 
 
 def test_reference_is_what_the_suite_times(tensors):

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
 from scoredeblur.bench.cases import Degradation, build_cases
+from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import estimate_noise, estimate_radius, estimate_radius_map
 
 
@@ -49,3 +51,38 @@ def test_too_small_image_is_refused():
 
     with pytest.raises(ValueError, match="at least"):
         radius_fit_errors(np.zeros((30, 30)), 64)
+
+
+def _fit_errors_one_candidate_at_a_time(grey, win, grid):
+    """The estimator's model fitted the plain way, one (radius, β) least-squares problem at a time."""
+    from scoredeblur.physics.estimate import _BETAS, _bins, _psf_profile, welch_spectrum
+
+    p = welch_spectrum(grey, win)
+    sel = slice(2, win // 2 + 1)
+    p, f = p[sel], _bins(win)[1][sel]
+    errors = []
+    for r in grid:
+        h2 = _psf_profile(float(r), win)[sel]
+        best = np.inf
+        for beta in _BETAS:
+            b1 = h2 * f ** (-beta)
+            coef = np.linalg.lstsq(np.stack([b1 / p, 1.0 / p], axis=1), np.ones_like(p), rcond=None)[0]
+            coef = np.maximum(coef, 1e-12)
+            best = min(best, float(np.mean((np.log(coef[0] * b1 + coef[1]) - np.log(p)) ** 2)))
+        errors.append(best)
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("radius", [0.0, 1.5, 4.0])
+def test_batched_fit_equals_one_fit_per_candidate(radius):
+    from scoredeblur.physics.estimate import RADIUS_GRID, radius_fit_errors
+
+    g = torch.Generator().manual_seed(int(radius * 10))
+    sharp = torch.rand(1, 1, 160, 160, generator=g)
+    sharp = torch.nn.functional.avg_pool2d(sharp, 3, 1, 1)  # some spatial correlation
+    grey = (DefocusBlur(radius).A(sharp.double()) + 0.01 * torch.randn(1, 1, 160, 160, generator=g).double())[0, 0]
+    grey = grey.numpy()
+    batched = radius_fit_errors(grey, 64, RADIUS_GRID)
+    plain = _fit_errors_one_candidate_at_a_time(grey, 64, RADIUS_GRID)
+    np.testing.assert_allclose(batched, plain, rtol=1e-9)
+    assert np.argmin(batched) == np.argmin(plain)

@@ -74,6 +74,12 @@ def _psf_profile(radius: float, win: int) -> np.ndarray:
     return _radial(np.abs(np.fft.fft2(pad)) ** 2, win)
 
 
+@lru_cache(maxsize=8)
+def _psf_profiles(grid: tuple[float, ...], win: int) -> np.ndarray:
+    """|H_r|² radial profiles of every candidate radius: (len(grid), win//2 + 1)."""
+    return np.stack([_psf_profile(float(r), win) for r in grid])
+
+
 def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.ndarray:
     """Log-domain misfit of the spectral model for each candidate radius (lower is better)."""
     p = welch_spectrum(grey, win)
@@ -81,20 +87,16 @@ def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.n
     sel = slice(2, win // 2 + 1)  # skip DC and the lowest ring (dominated by the window and the mean)
     p, f = p[sel], freqs[sel]
     logp = np.log(np.maximum(p, 1e-20))
-    errors = np.empty(len(grid))
-    for i, r in enumerate(grid):
-        h2 = _psf_profile(float(r), win)[sel]
-        best = np.inf
-        for beta in _BETAS:
-            b1 = h2 * f ** (-beta)
-            # Weighted least squares for P ≈ a b1 + n with weights 1/P (relative error), a, n ≥ 0.
-            m = np.stack([b1 / p, 1.0 / p], axis=1)
-            coef, *_ = np.linalg.lstsq(m, np.ones_like(p), rcond=None)
-            coef = np.maximum(coef, [1e-12, 1e-12])
-            model = coef[0] * b1 + coef[1]
-            best = min(best, float(np.mean((np.log(model) - logp) ** 2)))
-        errors[i] = best
-    return errors
+    h2 = _psf_profiles(tuple(float(r) for r in grid), win)[:, sel]
+    b1 = h2[:, None, :] * f ** (-np.asarray(_BETAS))[None, :, None]  # (radius, β, frequency)
+    # Weighted least squares for P ≈ a b1 + n with weights 1/P (relative error), a, n ≥ 0, for every
+    # (radius, β) at once: QR of the stacked (frequency × 2) systems, then R c = Qᵀ 1.
+    m = np.stack([b1 / p, np.broadcast_to(1.0 / p, b1.shape)], axis=-1)
+    q, r = np.linalg.qr(m)
+    coef = np.linalg.solve(r, q.sum(axis=-2)[..., None])[..., 0]
+    coef = np.maximum(coef, 1e-12)
+    model = coef[..., :1] * b1 + coef[..., 1:]
+    return np.mean((np.log(model) - logp) ** 2, axis=-1).min(axis=1)
 
 
 # A fit must explain the spectrum this much better than "no blur" (r = 0) to be believed. On
