@@ -3,8 +3,8 @@
 The blur is modelled as A x = Σ_l W_l ⊙ (A_l x): uniform disk blurs A_l at a ladder of radii r_l,
 mixed per pixel by linear-interpolation weights W_l (Σ_l W_l = 1) of the radius map between
 its two neighbouring levels. Its adjoint is exact (Aᵀ v = Σ_l A_l (W_l ⊙ v)). The proximal step
-mixes the exact uniform proxes the same way, which is exact wherever the radius is locally
-constant and a close approximation across depth transitions.
+mixes the exact uniform proxes the same way, each fed only data its blur explains (see ``prox``):
+exact wherever the radius is locally constant, and a close approximation across depth transitions.
 """
 from __future__ import annotations
 
@@ -48,7 +48,23 @@ class VaryingDefocusBlur:
         return sum(self.ops[i].A_adjoint(self._w(i, v) * v) for i in self.active)
 
     def prox(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
-        return sum(self._w(i, v) * self.ops[i].prox(v, y, rho) for i in self.active)
+        """Mix the uniform proxes, each given data that its own blur can explain.
+
+        A uniform prox is global: level l's solve sees all of y, and where the photo was blurred
+        at another radius (a sharp foreground, for the background's level) y is inconsistent with
+        A_l, and the inverse filter spreads that inconsistency as long-range ringing into the pixels
+        that level does own. So level l gets y where it owns the pixel and, elsewhere, what its blur
+        predicts from the current estimate, A_l v: y_l = W_l y + (1 − W_l) A_l v. Then x = v = x_true,
+        y = A x_true is a fixed point, as for the exact prox. Measured (docs/RESULTS.md): on
+        synthetic depth-varying defocus with the true map, +3.9 dB on 256² crops against −0.7 dB
+        with the plain mixture.
+        """
+        out = 0
+        for i in self.active:
+            w = self._w(i, v)
+            y_i = w * y + (1 - w) * self.ops[i].A(v)
+            out = out + w * self.ops[i].prox(v, y_i, rho)
+        return out
 
 
 def radius_map_from_tiles(radii: np.ndarray, ys: list[int], xs: list[int], tile: int, h: int, w: int) -> np.ndarray:
