@@ -86,3 +86,14 @@ def test_batched_fit_equals_one_fit_per_candidate(radius):
     plain = _fit_errors_one_candidate_at_a_time(grey, 64, RADIUS_GRID)
     np.testing.assert_allclose(batched, plain, rtol=1e-9)
     assert np.argmin(batched) == np.argmin(plain)
+
+
+def test_large_uniform_blur_gives_one_radius_not_a_noisy_map(sample_images):
+    """Beyond the local limit tiles are accepted by agreeing with the global fit, and take it:
+    single tiles at r = 8 alternate between neighbouring radii, which a varying map would keep."""
+    cases = build_cases(sample_images[:2], [Degradation(8.0)], sizes=("full",))
+    for c in cases:
+        radii, _, _ = estimate_radius_map(c.blurry)
+        believed = radii[radii > 0]
+        assert believed.size >= 0.8 * radii.size
+        assert np.ptp(believed) == 0 and abs(believed[0] - 8.0) <= 0.5

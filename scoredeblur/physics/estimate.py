@@ -133,7 +133,8 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
 
     Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile's radius is believed
     when its fit clearly beats "no blur" (ratio ≤ MAX_FIT_RATIO) and stays within ``max_radius``, or
-    when it agrees (±1 px) with a confident whole-image estimate; any other tile (sky, a wall, smooth
+    when it agrees (±1 px) with a confident whole-image estimate (beyond ``max_radius`` it then takes
+    that estimate); any other tile (sky, a wall, smooth
     or large bokeh) gets radius 0 and is left as it is rather than deconvolved with a guess. The grid is then median-filtered over
     3×3 neighbours to remove isolated outliers.
     """
@@ -155,7 +156,13 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
             radius, ratio = fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
             agrees = overall > 0 and abs(radius - overall) <= 1.0 and ratio <= MAX_GLOBAL_FIT_RATIO
             sure = ratio <= MAX_FIT_RATIO and radius <= max_radius
-            radii[i, j] = radius if agrees or sure else 0.0
+            # Beyond max_radius a tile is believed only because it agrees with the whole-image fit,
+            # so it takes that fit: single tiles there alternate between neighbouring radii (7.1 and
+            # 8.2 at r = 8), and a map varying by noise alone deconvolves tiles with the wrong one.
+            if agrees and overall > max_radius:
+                radii[i, j] = overall
+            else:
+                radii[i, j] = radius if agrees or sure else 0.0
     if radii.size >= 9:
         radii = median_filter(radii, size=3, mode="nearest")
     return radii, ys, xs
