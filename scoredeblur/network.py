@@ -1,10 +1,11 @@
 """The score network: an NCSN++-style U-Net F(x, c_noise).
 
 Residual blocks conditioned on a Gaussian-Fourier embedding of the noise level, strided
-down-sampling, nearest-neighbour up-sampling (folded into the following convolution), self-attention at the low-resolution levels and
-skip connections rescaled by 1/√2 (Song et al. 2021, "NCSN++"). The raw network output is not a
-score: ``precond.Preconditioner`` turns it into one. Any H×W works: the input is edge-padded to
-a multiple of 2^(levels-1) and the output cropped back.
+down-sampling, nearest-neighbour up-sampling (folded into the following convolution),
+self-attention at the low-resolution levels and skip connections rescaled by 1/√2 (Song et al.
+2021, "NCSN++"). The raw network output is not a score: ``precond.Preconditioner`` turns it into
+one. Any H×W works: the input is edge-padded to a multiple of 2^(levels-1) and the output cropped
+back.
 """
 from __future__ import annotations
 

@@ -66,10 +66,14 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
         # Compile the exported graph (σ as a tensor per batch element); the σ check stays eager.
         # On CUDA, "reduce-overhead" replays the network as one CUDA graph: at 256² and batch 1 it
         # is launch-bound (hundreds of small kernels). Graph outputs are reused by the next replay,
-        # hence the clone. (Written for a lent GPU; not yet run on one.)
-        cuda = dev.type == "cuda"
-        compiled = torch.compile(net.forward, mode="reduce-overhead" if cuda else "default")
-        score = lambda x, s: compiled(x, _as_batch_sigma(s, x)).clone()  # noqa: E731
+        # hence the clone there (only there: on a CPU it would be a copy per call for nothing).
+        # (Written for a lent GPU; not yet run on one.)
+        if dev.type == "cuda":
+            compiled = torch.compile(net.forward, mode="reduce-overhead")
+            score = lambda x, s: compiled(x, _as_batch_sigma(s, x)).clone()  # noqa: E731
+        else:
+            compiled = torch.compile(net.forward)
+            score = lambda x, s: compiled(x, _as_batch_sigma(s, x))  # noqa: E731
         run = lambda cfg, seed: pc_sample(score, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
     elif backend == "cpp":
         from ..engine.cpp_loop import CppLoop

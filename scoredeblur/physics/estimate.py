@@ -133,10 +133,10 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
 
     Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile's radius is believed
     when its fit clearly beats "no blur" (ratio ≤ MAX_FIT_RATIO) and stays within ``max_radius``, or
-    when it agrees (±1 px) with a confident whole-image estimate (beyond ``max_radius`` it then takes
-    that estimate); any other tile (sky, a wall, smooth
-    or large bokeh) gets radius 0 and is left as it is rather than deconvolved with a guess. The grid is then median-filtered over
-    3×3 neighbours to remove isolated outliers.
+    when it agrees (±1 px) with a confident whole-image estimate (beyond ``max_radius`` it then
+    takes that estimate); any other tile (sky, a wall, smooth or large bokeh) gets radius 0 and is
+    left as it is rather than deconvolved with a guess. The grid is then median-filtered over 3×3
+    neighbours to remove isolated outliers.
     """
     from scipy.ndimage import median_filter
 
