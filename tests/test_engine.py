@@ -122,7 +122,7 @@ def test_aoti_package_calls_aten_group_norm(tiny_aoti_package):
     import re
     import zipfile
 
-    from torch._inductor import decomposition
+    from torch._inductor import decomposition, lowering
 
     path, _ = tiny_aoti_package
     with zipfile.ZipFile(path) as z:
@@ -131,6 +131,7 @@ def test_aoti_package_calls_aten_group_norm(tiny_aoti_package):
     assert any("aten.native_group_norm" in s for s in sources)
     assert not any(re.search(r"cpp_fused_\w*group_norm", s) for s in sources)
     assert torch.ops.aten.native_group_norm.default in decomposition.decompositions
+    assert torch.ops.aten.group_norm.default not in lowering.lowerings
 
 
 def test_cached_package_path_changes_with_what_gets_compiled(tiny, monkeypatch, tmp_path):

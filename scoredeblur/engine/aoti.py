@@ -30,16 +30,24 @@ def aten_group_norm():
     256² GroupNorm, ATen's kernel ≈ 2 ms). Without the decomposition Inductor falls back to the ATen
     op, and the package runs at eager speed (0.98× eager at 256² and 512², against 0.72–0.75× with
     the decomposition; `docs/RESULTS.md`, Speed). The table is Inductor's own (private) one, so it is
-    restored on exit, and if its layout ever changes this does nothing.
+    restored on exit (with the lowering table), and if its layout ever changes this does nothing.
     """
-    from torch._inductor import decomposition
+    from torch._inductor import decomposition, lowering
 
     table = getattr(decomposition, "decompositions", {})
+    lowerings = getattr(lowering, "lowerings", {})
     ops = (torch.ops.aten.native_group_norm.default, torch.ops.aten.group_norm.default)
     saved = {op: table.pop(op) for op in ops if op in table}
+    # Register the ATen fallback ourselves, saying the decomposition is skipped on purpose: Inductor's
+    # implicit fallback refuses ops that have a decomposition when the environment sets CI.
+    added = [op for op in ops if op not in lowerings]
+    for op in added:
+        lowering.make_fallback(op, override_decomp=True, get_decomp_fn=dict)
     try:
         yield
     finally:
+        for op in added:
+            lowerings.pop(op, None)
         table.update(saved)
 
 
