@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -16,6 +17,7 @@ from .checkpoint import CheckpointError, load_model
 from .precond import Preconditioner
 from .physics.defocus import DefocusBlur
 from .physics.estimate import estimate_noise, estimate_radius, estimate_radius_map
+from .physics.radius_net import embedded_radius_net, learned_radius_map
 from .physics.varying import VaryingDefocusBlur, radius_map_from_tiles
 from .presets import LATE_START_PRESETS, preset_name, resolve, sigma_start_for_radius
 from .sampler import StepInfo, pc_sample
@@ -25,6 +27,11 @@ from .tiling import TiledScore
 
 NOISE_FLOOR = 2 / 255          # JPEG and denoising in-camera hide noise from the estimator
 START_DECONV_WEIGHT = 0.05     # ρ of the starting deconvolution at σ_n = 0.01
+# psf_radius="learned" routing (learned_physics), measured on CBSD68 synthetic cases (docs/RESULTS.md):
+UNIFORM_TOLERANCE = 0.5        # px: a tile agrees with the median tile radius within this
+UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uniform
+SHARP_RADIUS = 1.5             # px: agreeing tiles below this may be a sharp subject over a blurred rest
+BLURRED_AREA = 0.5             # share of pixels at ≥ 3 px for the dense map to be used when no tile fits
 
 
 @lru_cache(maxsize=4)
@@ -83,8 +90,9 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     plug-and-play steps with the learned denoiser. ``deblur(img, steps=700)`` (or ``preset="paper"``)
     runs the source paper's method: predictor-corrector sampling from the prior with Eq. (11).
     ``psf_radius``: None or "local" estimates a defocus radius per tile from the image (defocus
-    varies with depth), "global" one radius for the whole image; a number or an H×W radius map is
-    taken as given. ``noise_std`` is estimated when None. ``backend``: "torch" runs the reference
+    varies with depth), "global" one radius for the whole image, "learned" a radius per pixel from
+    the learned estimator (stronger on synthetic depth-varying blur, but it also deconvolves real
+    bokeh backgrounds: docs/RESULTS.md); a number or an H×W radius map is taken as given. ``noise_std`` is estimated when None. ``backend``: "torch" runs the reference
     loop; "cpp" runs the whole loop in C++ (AOTInductor network + fused kernel; whole image, no
     tiles; falls back to "torch" with a warning where it cannot run); "triton", "cuda" (or
     "reference") run the Python loop with every elementwise update fused into one kernel of that kind.
@@ -179,12 +187,38 @@ def make_physics(observed: np.ndarray, psf_radius, tile: int = 128):
     h, w = observed.shape[:2]
     if mode == "global" or min(h, w) < 2 * tile:
         return DefocusBlur(estimate_radius(observed))
-    if mode != "local":
-        raise ValueError(f"psf_radius must be a number, an H×W map, 'local', 'global' or None; got {psf_radius!r}")
+    if mode not in ("local", "learned"):
+        raise ValueError("psf_radius must be a number, an H×W map, 'local', 'learned', 'global' or None; "
+                         f"got {psf_radius!r}")
     radii, ys, xs = estimate_radius_map(observed, tile=tile)
+    if mode == "learned":
+        physics = learned_physics(observed, radii)
+        if physics is not None:
+            return physics
+        warnings.warn("psf_radius='learned': this installation has no radius net; using 'local'", stacklevel=3)
     if float(radii.max() - radii.min()) < 0.5:  # effectively uniform: the exact uniform operator
         return DefocusBlur(float(np.median(radii)))
     return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
+
+
+def learned_physics(observed: np.ndarray, radii: np.ndarray):
+    """``psf_radius="learned"``: the operator from the learned dense radius map, routed by what the
+    spectral tile fits (``radii``) found; None when no radius net is installed."""
+    net = embedded_radius_net()
+    if net is None:
+        return None
+    accepted = radii[radii > 0]
+    median = float(np.median(accepted)) if accepted.size else 0.0
+    # Uniform blur: the spectral tile fits agree (a few declined or stray tiles allowed). They are
+    # exact to ~0.1 px there, where the dense map errs by 0.6-2.5 px.
+    agree = bool(accepted.size) and np.mean(np.abs(radii - median) <= UNIFORM_TOLERANCE) >= UNIFORM_AGREEMENT
+    if agree and median > SHARP_RADIUS:
+        return DefocusBlur(median)
+    dense = learned_radius_map(net, observed)
+    # Otherwise the dense map is believed only where it shows a clearly blurred region.
+    if np.mean(dense >= 3.0) < BLURRED_AREA:
+        return DefocusBlur(median if agree else 0.0)
+    return VaryingDefocusBlur(dense)
 
 
 def _match_channels(x: torch.Tensor, model_channels: int) -> torch.Tensor:

@@ -75,7 +75,8 @@ def _add_deblur(sub) -> None:
                    help=f"sampler settings (default: {DEFAULT_PRESET}; with --steps alone: paper)")
     p.add_argument("--steps", type=int, default=None, help="sampling iterations (the paper: 700)")
     p.add_argument("--psf-radius", default=None,
-                   help="defocus radius in pixels, or 'local' (default: per-tile estimate) or 'global'")
+                   help="defocus radius in pixels, or 'local' (default: per-tile estimate), 'global', or "
+                        "'learned' (per-pixel learned map; deconvolves bokeh backgrounds too)")
     p.add_argument("--noise-std", type=float, default=None, help="photo noise σ in [0, 1] units (default: estimated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snr", type=float, default=None, help="Langevin corrector signal-to-noise ratio")
@@ -105,11 +106,11 @@ def _run_deblur(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     radius = args.psf_radius
-    if radius is not None and radius not in ("local", "global"):
+    if radius is not None and radius not in ("local", "global", "learned"):
         try:
             radius = float(radius)
         except ValueError:
-            raise ValueError(f"--psf-radius must be a number, 'local' or 'global', not {radius!r}") from None
+            raise ValueError(f"--psf-radius must be a number, 'local', 'global' or 'learned', not {radius!r}") from None
     options = dict(steps=args.steps, preset=args.preset, seed=args.seed, psf_radius=radius,
                    noise_std=args.noise_std, tile=args.tile, overlap=args.overlap,
                    tile_batch=args.tile_batch, device=args.device)
@@ -147,6 +148,38 @@ def _run_pack(args) -> int:
     return 0
 
 
+def _add_train_radius(sub) -> None:
+    p = sub.add_parser("train-radius", help="learn the local defocus-radius estimator from sharp images")
+    p.add_argument("--data", required=True, help="folder of sharp training images (searched recursively)")
+    p.add_argument("--out", required=True, help="run folder: radius_net.pt and radius_loss.jsonl go here")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--crop", type=int, default=96)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if OUT/radius_net.pt exists")
+    p.add_argument("--ship", metavar="FILE", default=None,
+                   help="when done, also write the bare weights (no optimiser state) to FILE")
+    p.set_defaults(func=_run_train_radius)
+
+
+def _run_train_radius(args) -> int:
+    from .checkpoint import atomic_torch_save
+    from .physics.radius_net import from_checkpoint, to_checkpoint
+    from .training_radius import train_radius_net
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = train_radius_net(args.data, args.out, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
+                            seed=args.seed, resume=not args.no_resume)
+    print(f"checkpoint: {path}")
+    if args.ship:
+        ckpt = torch.load(path, weights_only=True)
+        atomic_torch_save(to_checkpoint(from_checkpoint(ckpt), step=ckpt["step"]), args.ship)
+        print(f"weights: {args.ship}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -156,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_deblur(sub)
     _add_pack(sub)
+    _add_train_radius(sub)
     return parser
 
 

@@ -176,6 +176,9 @@ for _preset in ("fast", "balanced", "quality"):
     register(f"sd_{_preset}_true_psf", "scoredeblur", uses_true_psf=True,
              description=f"preset {_preset!r}, given the true PSF")(
         _scoredeblur(f"sd_{_preset}_true_psf", _preset, true_psf=True))
+    register(f"sd_{_preset}_learned", "scoredeblur",
+             description=f"preset {_preset!r}, blind with the learned dense radius map (psf_radius='learned')")(
+        _scoredeblur(f"sd_{_preset}_learned", _preset, psf_radius="learned"))
 
 
 def available(names: list[str] | None, ctx: Context) -> tuple[list[Method], list[str]]:

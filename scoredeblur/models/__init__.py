@@ -7,15 +7,20 @@ from importlib import resources
 from ..checkpoint import CheckpointError
 
 DEFAULT_NAME = "default.pt"
+RADIUS_NET_NAME = "radius_net.pt"  # the local defocus-radius estimator (physics/radius_net.py)
 
 
 def default_model_path():
     return resources.files(__name__).joinpath(DEFAULT_NAME)
 
 
+def radius_net_path():
+    return resources.files(__name__).joinpath(RADIUS_NET_NAME)
+
+
 def verify_checksum(path) -> None:
     """Compare the file's SHA-256 with the one recorded beside it when the model was shipped."""
-    expected_file = resources.files(__name__).joinpath(DEFAULT_NAME + ".sha256")
+    expected_file = resources.files(__name__).joinpath(path.name + ".sha256")
     if not expected_file.is_file():
         raise CheckpointError(f"embedded model has no checksum file {expected_file}")
     expected = expected_file.read_text().split()[0]
