@@ -154,6 +154,20 @@ def test_estimate_local(benchmark, fit, monkeypatch):
     benchmark.pedantic(estimate_radius_map, args=(img,), rounds=3, iterations=1, warmup_rounds=1)
 
 
+@pytest.mark.benchmark(group="radius maps 512²: tile fits vs learned dense map")
+@pytest.mark.parametrize("kind", ["spectral tiles (local)", "learned dense map"])
+def test_radius_maps(benchmark, kind):
+    """The baseline is the tile estimator "local" runs anyway; "learned" runs both."""
+    from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
+
+    img = np.random.default_rng(0).random((512, 512, 3))
+    if kind.startswith("spectral"):
+        benchmark.pedantic(estimate_radius_map, args=(img,), rounds=3, iterations=1, warmup_rounds=1)
+    else:
+        net = embedded_radius_net()
+        benchmark.pedantic(learned_radius_map, args=(net, img), rounds=3, iterations=1, warmup_rounds=1)
+
+
 def test_reference_is_what_the_suite_times(tensors):
     """Guard: the unfused expression equals the fused op with the matching coefficients."""
     x, s, z, y, _ = tensors

@@ -140,12 +140,31 @@ def luma(img: np.ndarray) -> np.ndarray:
     return img[..., 0] if img.ndim == 3 else img
 
 
-def predict_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5) -> np.ndarray:
-    """H×W map: the q-quantile of the net's radius distribution at every pixel."""
+# Pixels of context each side of an output pixel: the widest band filter and the energy window
+# (3σ each) plus the dilated convolutions. Tiles overlapping by this much reproduce the whole-image map.
+RECEPTIVE_MARGIN = 64
+
+
+def predict_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5, tile: int = 512) -> np.ndarray:
+    """H×W map: the q-quantile of the net's radius distribution at every pixel.
+
+    Run in ``tile``² pieces with RECEPTIVE_MARGIN pixels of context around each, so memory stays
+    bounded on large photos (a whole 24-MP photo would need ~10 GB of activations)."""
     y = torch.from_numpy(np.ascontiguousarray(luma(img)))[None, None]
+    h, w = y.shape[-2:]
+    if min(h, w) < 32:  # the band filters reflect up to 21 pixels at each border
+        raise ValueError(f"the radius net needs at least 32×32 pixels, got {h}×{w}")
+    out = torch.empty(h, w, dtype=torch.float64)
+    m = RECEPTIVE_MARGIN
     with torch.no_grad():
-        logits = net(y)
-    return quantile_map(logits, net.config, q)[0].double().numpy()
+        for y0 in range(0, h, tile):
+            for x0 in range(0, w, tile):
+                ya, xa = max(0, y0 - m), max(0, x0 - m)
+                yb, xb = min(h, y0 + tile + m), min(w, x0 + tile + m)
+                logits = net(y[..., ya:yb, xa:xb])
+                r = quantile_map(logits, net.config, q)[0]
+                out[y0:y0 + tile, x0:x0 + tile] = r[y0 - ya:y0 - ya + tile, x0 - xa:x0 - xa + tile].double()
+    return out.numpy()
 
 
 @lru_cache(maxsize=1)
