@@ -27,6 +27,10 @@ from .tiling import TiledScore
 
 NOISE_FLOOR = 2 / 255          # JPEG and denoising in-camera hide noise from the estimator
 START_DECONV_WEIGHT = 0.05     # ρ of the starting deconvolution at σ_n = 0.01
+# Estimated radii below this are taken as 0 (the photo's own softness, not defocus). Off: a 1-px floor
+# spared in-focus crops (one lost 12 dB to sharpening at 0.8 px) but cost 1.5 dB on 1-px blur and
+# stopped sharpening a real face read at 0.9-1.1 px (docs/RESULTS.md; benchmarks/min_radius_probe.py).
+MIN_DEBLUR_RADIUS = 0.0
 # psf_radius="learned" routing (learned_physics), measured on CBSD68 synthetic cases (docs/RESULTS.md):
 UNIFORM_TOLERANCE = 0.5        # px: a tile agrees with the median tile radius within this
 UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uniform
@@ -186,11 +190,13 @@ def make_physics(observed: np.ndarray, psf_radius, tile: int = 128):
     mode = psf_radius or "local"
     h, w = observed.shape[:2]
     if mode == "global" or min(h, w) < 2 * tile:
-        return DefocusBlur(estimate_radius(observed))
+        radius = estimate_radius(observed)
+        return DefocusBlur(radius if radius >= MIN_DEBLUR_RADIUS else 0.0)
     if mode not in ("local", "learned"):
         raise ValueError("psf_radius must be a number, an H×W map, 'local', 'learned', 'global' or None; "
                          f"got {psf_radius!r}")
     radii, ys, xs = estimate_radius_map(observed, tile=tile)
+    radii = np.where(radii < MIN_DEBLUR_RADIUS, 0.0, radii)
     if mode == "learned":
         physics = learned_physics(observed, radii)
         if physics is not None:
