@@ -35,7 +35,8 @@ MIN_DEBLUR_RADIUS = 0.0
 UNIFORM_TOLERANCE = 0.5        # px: a tile agrees with the median tile radius within this
 UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uniform
 SHARP_RADIUS = 1.5             # px: agreeing tiles below this may be a sharp subject over a blurred rest
-BLURRED_AREA = 0.5             # share of pixels at ≥ 3 px for the dense map to be used when no tile fits
+BLURRED_RADIUS = 3.0           # px: what counts as clearly blurred on the dense map
+BLURRED_AREA = 0.5             # share of such pixels for the dense map to be used
 
 
 @lru_cache(maxsize=4)
@@ -222,7 +223,7 @@ def learned_physics(observed: np.ndarray, radii: np.ndarray):
         return DefocusBlur(median)
     dense = learned_radius_map(net, observed)
     # Otherwise the dense map is believed only where it shows a clearly blurred region.
-    if np.mean(dense >= 3.0) < BLURRED_AREA:
+    if np.mean(dense >= BLURRED_RADIUS) < BLURRED_AREA:
         return DefocusBlur(median if agree else 0.0)
     return VaryingDefocusBlur(dense)
 

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_torch_save
 from .data import load_image_folder
+from .physics.estimate import luma
 from .physics.radius_net import RadiusNet, RadiusNetConfig, from_checkpoint, soft_targets, to_checkpoint
 from .physics.varying import VaryingDefocusBlur
 
@@ -64,8 +65,8 @@ def synthesize_example(sharp_luma: torch.Tensor, max_radius: float, g: torch.Gen
 class RadiusTrainer:
     def __init__(self, images: list[torch.Tensor], out_dir: str | Path, config: RadiusNetConfig = RadiusNetConfig(),
                  steps: int = 2000, batch_size: int = 16, crop: int = 96, lr: float = 2e-3, seed: int = 0):
-        self.images = [img.float().mean(0) / 255 if img.shape[0] == 1 else
-                       (img.float() / 255).permute(1, 2, 0) @ torch.tensor([0.299, 0.587, 0.114]) for img in images]
+        self.images = [torch.from_numpy(luma(img.permute(1, 2, 0).numpy() / 255.0).astype(np.float32))
+                       for img in images]
         self.out_dir, self.steps, self.batch_size, self.crop = Path(out_dir), steps, batch_size, crop
         self.generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):

@@ -26,10 +26,11 @@ def estimate_noise(img: np.ndarray) -> float:
     return float(estimate_sigma(img, channel_axis=-1 if img.ndim == 3 else None, average_sigmas=True))
 
 
-def _grey(img: np.ndarray) -> np.ndarray:
+def luma(img: np.ndarray) -> np.ndarray:
+    """(H, W) float64 luma (BT.601 weights) of an (H, W), (H, W, 1) or (H, W, ≥3) image."""
     img = np.asarray(img, dtype=np.float64)
-    if img.ndim == 3 and img.shape[2] == 3:
-        return img @ np.array([0.299, 0.587, 0.114])
+    if img.ndim == 3 and img.shape[2] >= 3:
+        return img[:, :, :3] @ np.array([0.299, 0.587, 0.114])
     return img[:, :, 0] if img.ndim == 3 else img
 
 
@@ -121,7 +122,7 @@ def fit_radius(grey: np.ndarray, win: int, grid=RADIUS_GRID) -> tuple[float, flo
 
 def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -> float:
     """Blind global defocus radius in pixels (0 when the spectrum gives no evidence of a disk blur)."""
-    grey = _grey(img)
+    grey = luma(img)
     win = win or (128 if min(grey.shape) >= 256 else 64)
     radius, ratio = fit_radius(grey, win, grid)
     return radius if ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
@@ -142,7 +143,7 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
 
     from ..tiling import tile_starts
 
-    grey = _grey(img)
+    grey = luma(img)
     h, w = grey.shape
     stride = stride or tile // 2
     tile_h, tile_w = min(tile, h), min(tile, w)

@@ -5,9 +5,8 @@ a depth edge fits neither depth, so it is left alone. This network measures a lo
 at every pixel (band-pass energies in a Gaussian window) and reads a probability for each radius on
 a 0.5-px ladder off it, with context from a few dilated convolutions (about ±55 px in all). It is
 trained on sharp images only, blurred by synthetic depth maps through the same operator the sampler
-inverts (``training_radius``), so it needs no paired photographs. Asymmetric costs decide how the distribution is read: a radius
-over-estimated by a pixel makes the deconvolution ring, so the map takes a low quantile, and a
-pixel whose distribution is broad (flat regions: nothing there tells the radius) gets a low radius.
+inverts (``training_radius``), so it needs no paired photographs. The map is the median of each
+pixel's distribution (lower quantiles and median filtering deblurred less: docs/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -21,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .estimate import luma
 
 FORMAT = "scoredeblur.radius_net"
 VERSION = 1
@@ -133,13 +134,6 @@ def from_checkpoint(ckpt: dict) -> RadiusNet:
     return net.eval()
 
 
-def luma(img: np.ndarray) -> np.ndarray:
-    img = np.asarray(img, dtype=np.float32)
-    if img.ndim == 3 and img.shape[2] >= 3:
-        return img[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return img[..., 0] if img.ndim == 3 else img
-
-
 # Pixels of context each side of an output pixel: the widest band filter and the energy window
 # (3σ each) plus the dilated convolutions. Tiles overlapping by this much reproduce the whole-image map.
 RECEPTIVE_MARGIN = 64
@@ -150,7 +144,7 @@ def predict_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5, tile: in
 
     Run in ``tile``² pieces with RECEPTIVE_MARGIN pixels of context around each, so memory stays
     bounded on large photos (a whole 24-MP photo would need ~10 GB of activations)."""
-    y = torch.from_numpy(np.ascontiguousarray(luma(img)))[None, None]
+    y = torch.from_numpy(luma(img).astype(np.float32))[None, None]
     h, w = y.shape[-2:]
     if min(h, w) < 32:  # the band filters reflect up to 21 pixels at each border
         raise ValueError(f"the radius net needs at least 32×32 pixels, got {h}×{w}")

@@ -36,10 +36,15 @@ class VaryingDefocusBlur:
         w.scatter_(0, i0[None], (1 - frac)[None])
         w.scatter_add_(0, (i0 + 1).clamp(max=len(levels) - 1)[None], frac[None])
         self.weights = w  # (L, H, W), sums to 1 per pixel
+        self._cast: dict[tuple, torch.Tensor] = {}
         self.active = [i for i in range(len(levels)) if float(w[i].max()) > 0]
 
     def _w(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        return self.weights[i].to(x.dtype).to(x.device)
+        # A, Aᵀ and prox run every sampling step: cast the weights once per dtype and device.
+        key = (x.dtype, x.device)
+        if key not in self._cast:
+            self._cast[key] = self.weights.to(device=x.device, dtype=x.dtype)
+        return self._cast[key][i]
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         return sum(self._w(i, x) * self.ops[i].A(x) for i in self.active)
