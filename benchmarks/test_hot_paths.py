@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
-from scoredeblur.fused import BackendUnavailable, get_kernel, reference
-import scoredeblur.network as network
-from scoredeblur.network import ScoreUNet, upsample2x, upsample2x_conv
+from scoredeblur.kernels.registry import BackendUnavailable, get_kernel, reference
+from scoredeblur.models.score_model import Preconditioner
+from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv
 from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
-from scoredeblur.precond import Preconditioner
-from scoredeblur.tiling import TiledScore
+from scoredeblur.sampling.tiling import TiledScore
 
 torch.set_num_threads(2)
 SIZE = 256
@@ -73,7 +73,7 @@ def test_upsample_conv(benchmark, form):
 
 
 NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd)
-    "session 3: conv(nearest x2), out of place": ("conv(nearest x2)", False),
+    "conv(nearest x2), out of place": ("conv(nearest x2)", False),
     "folded up-sampling, out of place": ("folded 2x2 at low res", False),
     "folded up-sampling, in place (shipped)": ("folded 2x2 at low res", True),
 }
@@ -83,7 +83,7 @@ NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd)
 @pytest.mark.parametrize("size", [256, 512])
 @pytest.mark.parametrize("form", list(NETWORK_FORMS))
 def test_network_forward_forms(benchmark, form, size, monkeypatch):
-    """The shipped forward against the session-3 one (same weights, same function to 1e-6)."""
+    """The shipped forward against the unfolded, out-of-place form (same weights, same function to 1e-6)."""
     upsample, inplace = NETWORK_FORMS[form]
     monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[upsample])
     monkeypatch.setattr(network, "_inference", lambda: inplace)
@@ -179,7 +179,7 @@ def test_reference_is_what_the_suite_times(tensors):
 @pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
 def test_training_step_upsample_form(benchmark, form, monkeypatch):
     """The fold also cuts the backward pass (training runs with autograd, so nothing is in place)."""
-    from scoredeblur.training import dsm_loss_at
+    from scoredeblur.training.score import dsm_loss_at
 
     monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[form])
     model = Preconditioner(ScoreUNet(NetConfig()).train())
@@ -194,9 +194,9 @@ def test_training_step_upsample_form(benchmark, form, monkeypatch):
 
 
 DEBLUR_SETTINGS = {  # layout, tiles per network call, network form (see NETWORK_FORMS)
-    "session 2: NCHW, 4 tiles per call": (torch.contiguous_format, 4, "session 3: conv(nearest x2), out of place"),
-    "session 3: channels_last, 1 tile per call": (torch.channels_last, None, "session 3: conv(nearest x2), out of place"),
-    "session 4 (shipped): + folded up-sampling, in place": (torch.channels_last, None,
+    "NCHW, 4 tiles per call": (torch.contiguous_format, 4, "conv(nearest x2), out of place"),
+    "channels_last, 1 tile per call": (torch.channels_last, None, "conv(nearest x2), out of place"),
+    "channels_last, folded up-sampling, in place (shipped)": (torch.channels_last, None,
                                                              "folded up-sampling, in place (shipped)"),
 }
 

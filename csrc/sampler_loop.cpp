@@ -3,9 +3,10 @@
 // Network: an AOTInductor package of the preconditioned score network (scoredeblur-build
 // --backend aoti). Updates: the fused CPU kernel (fused_update_cpu). Noise: a CPU generator seeded
 // like the Python loop's torch.Generator().manual_seed(seed), drawing the same tensors in the same
-// order, so on identical seeds this loop reproduces scoredeblur.sampler.pc_sample to float32
-// rounding. Supports the predictors reverse_diffusion / ddim / hqs, the Langevin corrector, and the
-// consistency steps none / paper (Eq. 11) / proximal with a uniform disk PSF (its OTF passed in).
+// order, so on identical seeds this loop reproduces scoredeblur.sampling.sampler.pc_sample to float32
+// rounding. The predictor's coefficients arrive as a table (any predictor the Python side knows);
+// the loop adds the Langevin corrector and the consistency steps none / paper (Eq. 11) / proximal
+// with a uniform disk PSF (its OTF passed in).
 #include <ATen/CPUGeneratorImpl.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -23,17 +24,19 @@
 
 namespace {
 
-enum Predictor { kReverseDiffusion = 0, kDDIM = 1, kHQS = 2 };
+enum Start { kPrior = 0, kGiven = 1, kDiffused = 2 };
 enum Consistency { kNone = 0, kPaper = 1, kProximal = 2 };
 
 struct LoopConfig {
-  int predictor = kReverseDiffusion;
-  bool corrector = true;
   int consistency = kPaper;
-  double snr = 0.16, alpha = 0.02, eta = 0.0, lam = 1.0, noise_std = 0.01;
-  bool start_from_prior = true;  // else CCDF from x_start
+  int start = kPrior;
+  double snr = 0.16, alpha = 0.02, lam = 1.0, noise_std = 0.01;
   double sigma_max = 300.0;
 };
+
+// One row per step, computed once in Python (scoredeblur/sampling/coefficients.py) for this loop
+// and the Python fused loop alike: sigma_hi, sigma_lo, a, b, c, draws_noise, corrector.
+enum Column { kSigmaHi = 0, kSigmaLo, kA, kB, kC, kDrawsNoise, kCorrector, kColumns };
 
 class Sampler {
  public:
@@ -52,18 +55,22 @@ class Sampler {
     return out.contiguous();
   }
 
-  torch::Tensor sample(const torch::Tensor& y_in, const torch::Tensor& x_start, const std::vector<double>& sigmas,
+  torch::Tensor sample(const torch::Tensor& y_in, const torch::Tensor& x_start, const torch::Tensor& table_in,
                        const LoopConfig& cfg, uint64_t seed, const std::optional<torch::Tensor>& otf_in) {
     const torch::Tensor otf = otf_in.has_value() ? *otf_in : torch::Tensor();
     if (y_in.scalar_type() != torch::kFloat32 || y_in.dim() != 4) throw std::invalid_argument("y: float32 NCHW");
     if (cfg.consistency == kProximal && !otf.defined()) throw std::invalid_argument("proximal needs the OTF");
+    if (table_in.dim() != 2 || table_in.size(1) != kColumns || table_in.size(0) < 1)
+      throw std::invalid_argument("table: (steps, 7) expected");
+    const torch::Tensor table = table_in.to(torch::kFloat64).contiguous();
+    const double* rows = table.data_ptr<double>();
     torch::Tensor y = y_in.contiguous();
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     auto noise = [&]() { return torch::randn(y.sizes(), gen, y.options()); };
     torch::Tensor x;
-    if (cfg.start_from_prior) x = cfg.sigma_max * noise();
-    else if (cfg.predictor == kHQS) x = x_start.clone();
-    else x = x_start + sigmas[0] * noise();
+    if (cfg.start == kPrior) x = cfg.sigma_max * noise();
+    else if (cfg.start == kGiven) x = x_start.clone();
+    else x = x_start + rows[kSigmaHi] * noise();
     const int64_t n = y.size(0), per = y[0].numel();
     const double alpha = cfg.consistency == kPaper ? cfg.alpha : 0.0;
     std::vector<float> coef(4 * n);
@@ -83,23 +90,14 @@ class Sampler {
       return (s + (prox(x0, y, cfg.lam * cfg.noise_std * cfg.noise_std / (sigma * sigma), otf) - x0) / (sigma * sigma))
           .contiguous();
     };
-    const size_t steps = sigmas.size();
-    for (size_t i = 0; i < steps; ++i) {
-      const bool last = i + 1 == steps;
-      const double hi = sigmas[i], lo = last ? 0.0 : sigmas[i + 1];
-      const bool corrector = cfg.corrector && !last;
+    const int64_t steps = table.size(0);
+    for (int64_t i = 0; i < steps; ++i) {
+      const double* row = rows + i * kColumns;
+      const double hi = row[kSigmaHi], lo = row[kSigmaLo];
+      const bool corrector = row[kCorrector] != 0.0;
       torch::Tensor z;
-      if (!last && cfg.predictor != kHQS) z = noise();  // as the Python loop: HQS draws no noise
-      double a = 1.0, b, c = 0.0;
-      if (cfg.predictor == kHQS || (cfg.predictor == kDDIM && (last || lo == 0.0))) {
-        b = hi * hi;
-      } else if (cfg.predictor == kDDIM) {
-        b = hi * hi - lo * hi * std::sqrt(1.0 - cfg.eta * cfg.eta);
-        c = lo * cfg.eta;
-      } else {
-        b = hi * hi - lo * lo;
-        c = last ? 0.0 : std::sqrt(b);
-      }
+      if (row[kDrawsNoise] != 0.0) z = noise();  // the same draws, in the same order, as the Python loops
+      const double a = row[kA], b = row[kB], c = z.defined() ? row[kC] : 0.0;
       const double k = corrector ? 1.0 : 1.0 - alpha;
       for (int64_t j = 0; j < n; ++j) set_coef(j, a * k, b * k, c * k, corrector ? 0.0 : alpha);
       torch::Tensor s = guided(x, hi);
@@ -141,20 +139,17 @@ PYBIND11_MODULE(_engine, m) {
   m.doc() = "scoredeblur C++ sampling loop (AOTInductor network + fused CPU update)";
   pybind11::class_<LoopConfig>(m, "LoopConfig")
       .def(pybind11::init<>())
-      .def_readwrite("predictor", &LoopConfig::predictor)
-      .def_readwrite("corrector", &LoopConfig::corrector)
       .def_readwrite("consistency", &LoopConfig::consistency)
+      .def_readwrite("start", &LoopConfig::start)
       .def_readwrite("snr", &LoopConfig::snr)
       .def_readwrite("alpha", &LoopConfig::alpha)
-      .def_readwrite("eta", &LoopConfig::eta)
       .def_readwrite("lam", &LoopConfig::lam)
       .def_readwrite("noise_std", &LoopConfig::noise_std)
-      .def_readwrite("start_from_prior", &LoopConfig::start_from_prior)
       .def_readwrite("sigma_max", &LoopConfig::sigma_max);
   pybind11::class_<Sampler>(m, "Sampler")
       .def(pybind11::init<const std::string&, int64_t>(), pybind11::arg("package"), pybind11::arg("size_multiple"))
       .def("score", &Sampler::score)
-      .def("sample", &Sampler::sample, pybind11::arg("y"), pybind11::arg("x_start"), pybind11::arg("sigmas"),
+      .def("sample", &Sampler::sample, pybind11::arg("y"), pybind11::arg("x_start"), pybind11::arg("table"),
            pybind11::arg("config"), pybind11::arg("seed"), pybind11::arg("otf"),
            pybind11::call_guard<pybind11::gil_scoped_release>());
 }

@@ -1,6 +1,6 @@
 """scoredeblur: defocus deblurring with a score-based diffusion prior."""
-__version__ = "0.1.0"
+from scoredeblur.api import DeblurResult, deblur
+from scoredeblur.engine.loading import get_model
+from scoredeblur.version import __version__
 
-from .api import deblur, get_model  # noqa: E402
-
-__all__ = ["deblur", "get_model", "__version__"]
+__all__ = ["deblur", "DeblurResult", "get_model", "__version__"]

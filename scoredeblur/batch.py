@@ -6,8 +6,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .api import deblur, get_model
-from .imageio import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageWriteError, read_image, write_image
+from scoredeblur.api import deblur
+from scoredeblur.engine.loading import get_model
+from scoredeblur.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageWriteError, read_image, write_image
 
 
 @dataclass

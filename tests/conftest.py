@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from scoredeblur.checkpoint import atomic_torch_save, make_checkpoint
 from scoredeblur.config import NetConfig, SDEConfig
-from scoredeblur.network import ScoreUNet
+from scoredeblur.models.checkpoint import atomic_torch_save, make_checkpoint
+from scoredeblur.models.unet import ScoreUNet
 
 # Three levels, attention only in the middle block (at 1/4 resolution): cheap enough for CI.
 # EDM conditioning for the untrained test network: untrained, it is a near-identity denoiser at
@@ -49,8 +49,8 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny_aoti_package(tmp_path_factory):
     """The tiny model compiled once with AOTInductor (≈30-60 s on 2 CPUs), shared by the tests."""
-    from scoredeblur.checkpoint import load_model
     from scoredeblur.engine.aoti import compile_aoti
+    from scoredeblur.models.checkpoint import load_model
 
     folder = tmp_path_factory.mktemp("aoti")
     model = load_model(tiny_checkpoint(folder / "tiny.pt"))

@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 
 import scoredeblur
-from scoredeblur.checkpoint import CheckpointError
 from scoredeblur.config import NetConfig
-from scoredeblur.imageio import write_image
+from scoredeblur.errors import CheckpointError
+from scoredeblur.io.images import write_image
 
 from .conftest import tiny_checkpoint
 
@@ -102,8 +102,9 @@ def test_bad_inputs_have_clear_errors(tiny_model_path, tmp_path):
 
 
 def test_default_preset_is_blind_and_handles_grey(tiny_model_path, rng):
-    from scoredeblur.bench.cases import Degradation, build_cases
     from skimage import data
+
+    from scoredeblur.bench.cases import Degradation, build_cases
 
     case = build_cases([("cam", np.repeat(data.camera()[:, :, None], 3, axis=2))], [Degradation(3.0)], crop=96)[0]
     grey = (case.blurry[:, :, 0] * 255).round().astype(np.uint8)
@@ -115,7 +116,7 @@ def test_default_preset_is_blind_and_handles_grey(tiny_model_path, rng):
 
 
 def test_late_start_follows_the_radius_unless_the_caller_sets_it(tiny_model_path, rng):
-    from scoredeblur.presets import sigma_start_for_radius
+    from scoredeblur.sampling.presets import sigma_start_for_radius
 
     img = rng.random((24, 24, 3)).astype(np.float32)
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from scoredeblur.bench.cases import Degradation, build_cases
-from scoredeblur.bench.cli import DEFAULT_WEIGHTS, main
 from scoredeblur.bench.methods import REGISTRY, Context
 from scoredeblur.bench.metrics import psnr
-from scoredeblur.imageio import write_image
+from scoredeblur.cli.bench import DEFAULT_WEIGHTS, main
+from scoredeblur.io.images import write_image
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_quick_cli_writes_reports_and_compares(image_dir, tmp_path, tiny_model_p
     assert set(summary) == {"input", "wiener", "sd_paper", "sd_fast"}
     assert summary["wiener"]["psnr_mean"] > summary["input"]["psnr_mean"]
     assert any("bogus" in s for s in res["quality"]["skipped"])
-    assert res["speed"]["rows"][0]["backend"] == "eager" and res["speed"]["rows"][0]["ms_per_iter"] > 0
+    assert res["speed"]["rows"][0]["engine"] == "torch-eager" and res["speed"]["rows"][0]["ms_per_iter"] > 0
     for f in ("report.md", "crops.png", "curves.png"):
         assert (out / f).stat().st_size > 0
     assert "| wiener |" in (out / "report.md").read_text()

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoredeblur.cli import main
-from scoredeblur.imageio import read_image, write_image
+from scoredeblur.cli.main import main
+from scoredeblur.io.images import read_image, write_image
 
 FAST = ["--steps", "2", "--tile", "32"]
 

@@ -5,10 +5,10 @@ import torch
 
 import scoredeblur
 from scoredeblur.engine.aoti import AotiScore
-from scoredeblur.fused import BackendUnavailable
+from scoredeblur.errors import BackendUnavailable
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.sampler import SamplerConfig, pc_sample
-from scoredeblur.sde import VESDE
+from scoredeblur.sampling.sampler import SamplerConfig, pc_sample
+from scoredeblur.sampling.sde import VESDE
 
 CONFIGS = [
     SamplerConfig(steps=20),  # the paper: predictor + corrector + Eq. (11), from the prior
@@ -47,24 +47,24 @@ def test_cpp_loop_refuses_what_it_cannot_do(loop):
         cpp.sample(y, VESDE(engine.sde_config), SamplerConfig(steps=2, consistency="gradient"), 0, DefocusBlur(1.0))
 
 
-def test_deblur_backend_cpp_matches_torch(tiny_aoti_package, rng):
+def test_deblur_loop_cpp_matches_python(tiny_aoti_package, rng):
     path, _ = tiny_aoti_package
     img = rng.random((32, 36, 3)).astype(np.float32)
     kw = dict(model=path, preset="fast", psf_radius=2.0, noise_std=0.01, seed=5)
-    a = scoredeblur.deblur(img, backend="torch", **kw)
-    b = scoredeblur.deblur(img, backend="cpp", **kw)
+    a = scoredeblur.deblur(img, loop="python", **kw)
+    b = scoredeblur.deblur(img, loop="cpp", **kw)
     assert np.abs(a - b).max() < 1e-4
 
 
-def test_backend_cpp_falls_back_with_a_warning(tiny_model_path, rng, monkeypatch):
+def test_loop_cpp_falls_back_with_a_warning(tiny_model_path, rng, monkeypatch):
     import scoredeblur.engine.cpp_loop as cl
 
     def missing():
         raise BackendUnavailable("scoredeblur._engine is not built")
 
-    monkeypatch.setattr(cl, "_native", missing)
+    monkeypatch.setattr(cl, "native_loop", missing)
     img = rng.random((16, 16, 3)).astype(np.float32)
-    with pytest.warns(UserWarning, match="falling back to backend='torch'"):
-        out = scoredeblur.deblur(img, model=tiny_model_path, backend="cpp", steps=2, tile=32)
-    ref = scoredeblur.deblur(img, model=tiny_model_path, backend="torch", steps=2, tile=32)
+    with pytest.warns(UserWarning, match="loop='cpp' unavailable"):
+        out = scoredeblur.deblur(img, model=tiny_model_path, loop="cpp", steps=2, tile=32)
+    ref = scoredeblur.deblur(img, model=tiny_model_path, loop="python", steps=2, tile=32)
     assert np.array_equal(out, ref)

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import scoredeblur
-from scoredeblur.checkpoint import load_model
-from scoredeblur.engine.build_cli import main as build_main
+from scoredeblur.cli.build import main as build_main
 from scoredeblur.engine.onnx_export import export_onnx, parity
-from scoredeblur.engine.onnxruntime_backend import OnnxRuntimeScore
+from scoredeblur.engine.onnx_runtime import OnnxRuntimeScore
 from scoredeblur.engine.tensorrt_build import EngineBuildError, import_trt, parse_shape
+from scoredeblur.models.checkpoint import load_model
 
 SIGMAS = (0.01, 1.0, 300.0)
 
@@ -62,7 +62,7 @@ def test_foreign_onnx_is_refused(tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
     onnx.save(helper.make_model(graph), tmp_path / "other.onnx")
-    from scoredeblur.checkpoint import CheckpointError
+    from scoredeblur.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="not a scoredeblur ONNX export"):
         OnnxRuntimeScore(tmp_path / "other.onnx")

@@ -97,25 +97,3 @@ def test_large_uniform_blur_gives_one_radius_not_a_noisy_map(sample_images):
         believed = radii[radii > 0]
         assert believed.size >= 0.8 * radii.size
         assert np.ptp(believed) == 0 and abs(believed[0] - 8.0) <= 0.5
-
-
-def test_radius_floor_leaves_sub_threshold_estimates_alone(monkeypatch):
-    """With MIN_DEBLUR_RADIUS set (off by default; benchmarks/min_radius_probe.py measures the
-    trade-off), make_physics takes smaller estimated radii as 0, per tile and globally."""
-    import scoredeblur.api as api
-    from scoredeblur.physics.varying import VaryingDefocusBlur
-
-    monkeypatch.setattr(api, "MIN_DEBLUR_RADIUS", 1.0)
-
-    img = np.zeros((300, 300, 3))
-    grid = ([0, 64, 128, 172], [0, 64, 128, 172])
-    monkeypatch.setattr(api, "estimate_radius_map", lambda *a, **k: (np.full((4, 4), 0.8), *grid))
-    monkeypatch.setattr(api, "estimate_radius", lambda *a, **k: 0.9)
-    assert api.make_physics(img, "local").radius == 0.0
-    assert api.make_physics(img[:100], "global").radius == 0.0
-    radii = np.full((4, 4), 0.8)
-    radii[:, 2:] = 3.0
-    monkeypatch.setattr(api, "estimate_radius_map", lambda *a, **k: (radii.copy(), *grid))
-    op = api.make_physics(img, "local")
-    assert isinstance(op, VaryingDefocusBlur)
-    assert float(op.radius_map[:, :40].max()) == 0.0 and float(op.radius_map[:, -40:].min()) == 3.0

@@ -1,18 +1,20 @@
 """Every fused-update backend against the reference op, and the fused loop against pc_sample."""
 import ctypes
 import os
-import zlib
 import shutil
+import zlib
 
 import pytest
 import torch
 
 from scoredeblur.config import SDEConfig
-from scoredeblur.fused import BackendUnavailable, available_backends, get_kernel, reference
-from scoredeblur.fused_sampler import fused_sample
+from scoredeblur.errors import BackendUnavailable
+from scoredeblur.kernels.reference import fused_update as reference
+from scoredeblur.kernels.registry import available_kernels, get_kernel
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.sampler import SamplerConfig, pc_sample
-from scoredeblur.sde import VESDE
+from scoredeblur.sampling.fused_loop import fused_sample
+from scoredeblur.sampling.sampler import SamplerConfig, pc_sample
+from scoredeblur.sampling.sde import VESDE
 
 SHAPES = [(1, 1, 1, 1), (3, 3, 37, 41), (2, 1, 5, 7), (4, 3, 64, 65)]
 
@@ -30,10 +32,10 @@ def _kernel_or_skip(name):
     try:
         return get_kernel(name)
     except BackendUnavailable as exc:
-        pytest.skip(f"{name} backend unavailable here: {exc}")
+        pytest.skip(f"{name} kernel unavailable here: {exc}")
 
 
-@pytest.mark.parametrize("backend", ["cpp", "triton", "cuda"])
+@pytest.mark.parametrize("backend", ["cpu", "triton", "cuda"])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_backend_matches_reference(backend, shape, dtype):
@@ -56,9 +58,9 @@ def test_reference_op_is_the_documented_affine_map():
 
 
 def test_unknown_and_unavailable_backends_say_why():
-    with pytest.raises(ValueError, match="unknown fused-update backend"):
+    with pytest.raises(ValueError, match="unknown kernel"):
         get_kernel("nope")
-    status = available_backends()
+    status = available_kernels()
     assert status["reference"] == "ok"
     if not torch.cuda.is_available():
         assert "GPU" in status["cuda"]
@@ -82,7 +84,7 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-@pytest.mark.parametrize("backend", ["reference", "cpp", "triton"])
+@pytest.mark.parametrize("backend", ["reference", "cpu", "triton"])
 def test_fused_loop_reproduces_the_reference_loop(name, backend):
     kernel = _kernel_or_skip(backend)
     if _device_for(backend) == "cuda":  # the loop stays on the CPU; only the kernel runs on the GPU
@@ -101,7 +103,7 @@ def test_fused_loop_reproduces_the_reference_loop(name, backend):
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH: the CUDA kernel is not compiled here")
 def test_cuda_kernel_was_compiled_with_its_c_abi():
-    from scoredeblur.cuda_backend import find_library
+    from scoredeblur.kernels.cuda import find_library
 
     path = find_library()
     assert path is not None, "nvcc is present but libscoredeblur_cuda.so was not built by the install"
@@ -111,7 +113,7 @@ def test_cuda_kernel_was_compiled_with_its_c_abi():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU: the in-kernel Philox noise runs on CUDA only")
 def test_cuda_philox_noise_is_reproducible_and_normal():
-    from scoredeblur.cuda_backend import fused_update_philox
+    from scoredeblur.kernels.cuda import fused_update_philox
 
     x = torch.zeros((2, 3, 256, 256), device="cuda")
     coef = torch.tensor([[0.0, 0.0, 1.0, 0.0]] * 2, device="cuda")

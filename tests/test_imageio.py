@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scoredeblur.imageio import ImageReadError, ImageWriteError, read_image, write_image
+from scoredeblur.io.images import ImageReadError, ImageWriteError, read_image, write_image
 
 
 def _img(rng, shape, dtype):

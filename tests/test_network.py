@@ -3,10 +3,10 @@ import dataclasses
 import pytest
 import torch
 
+import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
-import scoredeblur.network as network
-from scoredeblur.network import ScoreUNet, count_parameters, upsample2x, upsample2x_conv
-from scoredeblur.precond import Preconditioner
+from scoredeblur.models.score_model import Preconditioner
+from scoredeblur.models.unet import ScoreUNet, count_parameters, upsample2x, upsample2x_conv
 
 from .conftest import TINY
 
@@ -93,7 +93,8 @@ def test_channels_last_gives_the_same_scores_in_the_callers_layout(precond):
 
 
 def test_cpu_inference_defaults():
-    from scoredeblur.api import default_tile_batch, get_model
+    from scoredeblur.engine.loading import get_model
+    from scoredeblur.sampling.tiling import default_tile_batch
 
     assert default_tile_batch("cpu") == 1 and default_tile_batch("cuda") == 4
     assert get_model(None, "cpu").memory_format is torch.channels_last

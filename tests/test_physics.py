@@ -3,7 +3,8 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from scoredeblur.physics.defocus import DefocusBlur, disk_psf, pad_symmetric, synthesize_defocus
+from scoredeblur.physics.defocus import DefocusBlur, disk_psf, pad_symmetric
+from scoredeblur.physics.degrade import synthesize_defocus
 
 
 @pytest.mark.parametrize("radius", [0.0, 0.4, 1.0, 2.5, 3.0, 5.3, 8.0])

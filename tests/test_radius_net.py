@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from scoredeblur.physics.radius_net import (RadiusNet, RadiusNetConfig, from_checkpoint, quantile_map,
-                                            soft_targets, to_checkpoint)
+from scoredeblur.physics.radius_net import (
+    RadiusNet,
+    RadiusNetConfig,
+    from_checkpoint,
+    quantile_map,
+    soft_targets,
+    to_checkpoint,
+)
 
 CFG = RadiusNetConfig()
 
@@ -54,7 +60,7 @@ def _skimage_samples():
 
 
 needs_weights = pytest.mark.skipif(
-    not __import__("scoredeblur.models", fromlist=["radius_net_path"]).radius_net_path().is_file(),
+    not __import__("scoredeblur.models.weights", fromlist=["radius_net_path"]).radius_net_path().is_file(),
     reason="this installation ships no radius-net weights")
 
 
@@ -77,7 +83,7 @@ def test_learned_map_finds_the_blurred_background():
 def test_learned_routing_uniform_varying_and_sharp():
     """make_physics(psf_radius="learned"): uniform blur keeps the exact uniform operator at the spectral estimate; mixed
     depths, which no 128² tile fits, get the dense map; a sharp photo is left (nearly) as it is."""
-    from scoredeblur.api import make_physics
+    from scoredeblur.physics.blind import make_physics
     from scoredeblur.bench.cases import Degradation, build_cases
     from scoredeblur.physics.defocus import DefocusBlur
     from scoredeblur.physics.varying import VaryingDefocusBlur

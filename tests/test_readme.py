@@ -5,9 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from scoredeblur.bench.metrics import psnr, ssim
-from scoredeblur.imageio import read_image
+from scoredeblur.io.images import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +31,7 @@ def test_readme_main_job_deblurs_with_the_embedded_model(tmp_path):
     args = shlex.split(job)
     out = tmp_path / "out.png"
     args[args.index("-o") + 1] = str(out)
-    cmd = [sys.executable, "-m", "scoredeblur.cli"] + args[1:]  # the same entry point as .venv/bin/scoredeblur
+    cmd = [sys.executable, "-m", "scoredeblur.cli.main"] + args[1:]  # the same entry point as .venv/bin/scoredeblur
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     sharp = read_image(ROOT / "docs/examples/sharp.png").pixels / 255
@@ -46,8 +45,8 @@ def test_readme_main_job_deblurs_with_the_embedded_model(tmp_path):
 def test_embedded_model_checksum_is_verified(tmp_path, monkeypatch):
     import pytest
 
-    import scoredeblur.models as models
-    from scoredeblur.checkpoint import CheckpointError
+    import scoredeblur.models.weights as models
+    from scoredeblur.errors import CheckpointError
 
     bad = tmp_path / "default.pt"
     bad.write_bytes(Path(str(models.default_model_path())).read_bytes()[:-10] + b"0123456789")

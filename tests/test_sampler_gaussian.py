@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from scoredeblur.config import SDEConfig
-from scoredeblur.sampler import SamplerConfig, pc_sample
-from scoredeblur.sde import VESDE
-from scoredeblur.updates import paper_consistency
+from scoredeblur.sampling.sampler import SamplerConfig, pc_sample
+from scoredeblur.sampling.sde import VESDE
+from scoredeblur.sampling.updates import paper_consistency
 
 MU, S = 0.4, 0.2
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from scoredeblur.config import SDEConfig
-from scoredeblur.sde import VESDE
+from scoredeblur.sampling.sde import VESDE
 
 
 def test_sigma_schedule_endpoints_and_geometry():

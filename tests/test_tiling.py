@@ -2,9 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scoredeblur.sampler import SamplerConfig, pc_sample
-from scoredeblur.sde import VESDE
-from scoredeblur.tiling import TiledScore, tile_starts
+from scoredeblur.sampling.sampler import SamplerConfig, pc_sample
+from scoredeblur.sampling.sde import VESDE
+from scoredeblur.sampling.tiling import TiledScore, tile_starts
 
 
 def local_score(x, sigma):

@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
-from scoredeblur.checkpoint import CheckpointError, load_model, read_checkpoint
 from scoredeblur.config import NetConfig, SDEConfig, TrainConfig
-from scoredeblur.data import PatchSampler
-from scoredeblur.precond import analytic_dsm_loss
-from scoredeblur.training import Trainer, dsm_loss_at
+from scoredeblur.models.checkpoint import CheckpointError, load_model, read_checkpoint
+from scoredeblur.models.score_model import analytic_dsm_loss
+from scoredeblur.training.data import PatchSampler
+from scoredeblur.training.score import Trainer, dsm_loss_at
 
 from .conftest import TINY
 

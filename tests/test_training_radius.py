@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from scoredeblur.physics.radius_net import RadiusNetConfig, from_checkpoint
-from scoredeblur.training_radius import RadiusTrainer, random_radius_map, synthesize_example
+from scoredeblur.training.radius import RadiusTrainer, random_radius_map, synthesize_example
 
 TINY = RadiusNetConfig(channels=8, band_sigmas=(0.8, 2.0), window=3.0, dilations=(1, 2))
 
@@ -49,7 +49,7 @@ def test_resumed_training_takes_the_same_steps(tmp_path):
 
 
 def test_cli_trains_and_ships_bare_weights(tmp_path):
-    from scoredeblur.cli import main
+    from scoredeblur.cli.main import main
 
     data = tmp_path / "data"
     data.mkdir()

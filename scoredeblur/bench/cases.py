@@ -7,7 +7,6 @@ optional JPEG.
 """
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -15,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ..imageio import read_folder_uint8, write_image
-from ..physics.defocus import DefocusBlur
+from scoredeblur.io.images import read_folder_uint8, write_image
+from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.physics.degrade import blur_with_radius_map, jpeg, sensor
 
 DEFAULT_DEV_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dev"
 
@@ -94,20 +93,6 @@ def depth_radius_map(h: int, w: int, fg: float, bg: float, rng: np.random.Genera
     return fg + (bg - fg) * t
 
 
-def blur_with_radius_map(sharp: torch.Tensor, radius_map: np.ndarray) -> torch.Tensor:
-    """Spatially varying defocus: blur at a ladder of radii, interpolate per pixel by the map."""
-    lo, hi = float(radius_map.min()), float(radius_map.max())
-    levels = np.unique(np.concatenate([np.arange(np.floor(lo), np.ceil(hi) + 0.5, 0.5)]))
-    stack = torch.stack([DefocusBlur(max(r, 0.0)).A(sharp) for r in levels])
-    idx = np.clip(np.searchsorted(levels, radius_map) - 1, 0, len(levels) - 2)
-    frac = np.clip((radius_map - levels[idx]) / (levels[idx + 1] - levels[idx]), 0, 1)
-    i0 = torch.from_numpy(idx)
-    a = torch.gather(stack, 0, i0.expand(1, *sharp.shape).contiguous())[0]
-    b = torch.gather(stack, 0, (i0 + 1).expand(1, *sharp.shape).contiguous())[0]
-    f = torch.from_numpy(frac).to(sharp.dtype)
-    return a * (1 - f) + b * f
-
-
 def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -118,18 +103,10 @@ def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray,
         y = blur_with_radius_map(x, radius_map)
     else:
         y = DefocusBlur(deg.radius).A(x)
-    if deg.poisson_peak:
-        y = torch.poisson(y.clamp(0, None) * deg.poisson_peak, generator=g) / deg.poisson_peak
-    if deg.noise > 0:
-        y = y + deg.noise * torch.randn(y.shape, generator=g, dtype=y.dtype)
-    y = y.clamp(0, 1)
-    levels = 2**deg.bits - 1
-    y = torch.round(y * levels) / levels
+    y = sensor(y, deg.noise, g, deg.bits, deg.poisson_peak)
     out = y[0].permute(1, 2, 0).numpy()
     if deg.jpeg_quality:
-        buf = io.BytesIO()
-        Image.fromarray((out * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=deg.jpeg_quality)
-        out = np.asarray(Image.open(buf), dtype=np.float64) / 255
+        out = jpeg(out, deg.jpeg_quality)
     return out, radius_map
 
 

@@ -12,8 +12,13 @@ from typing import Callable
 
 import numpy as np
 import torch
+from skimage.restoration import richardson_lucy, unsupervised_wiener, wiener
 
-from .cases import Case
+from scoredeblur.api import deblur
+from scoredeblur.bench.cases import Case
+from scoredeblur.bench.metrics import psnr, ssim
+from scoredeblur.bench.peers import load_dncnn, load_ffdnet, pnp_hqs, run_dncnn, run_ffdnet
+from scoredeblur.physics.defocus import disk_psf
 
 
 @dataclass
@@ -29,14 +34,10 @@ class Context:
 
     @cached_property
     def ffdnet(self):
-        from .peers import load_ffdnet
-
         return load_ffdnet(self.weights_dir)
 
     @cached_property
     def dncnn(self):
-        from .peers import load_dncnn
-
         return load_dncnn(self.weights_dir)
 
 
@@ -83,10 +84,6 @@ def _input(blurry, case, ctx):
 
 @register("wiener", "classical", uses_true_psf=True, description="scikit-image Wiener, true PSF, tuned balance")
 def _wiener(blurry, case, ctx):
-    from skimage.restoration import wiener
-
-    from ..physics.defocus import disk_psf
-
     psf = disk_psf(_uniform_radius(case)).numpy()
     bal = ctx.tuned.get("wiener_balance", 0.01)
     return np.clip(_padded(lambda im: _per_channel(lambda c: wiener(c, psf, bal, clip=False), im), blurry, 32), 0, 1)
@@ -95,10 +92,6 @@ def _wiener(blurry, case, ctx):
 @register("unsupervised_wiener", "classical", uses_true_psf=True,
           description="scikit-image unsupervised Wiener (Gibbs-sampled regularisation), true PSF")
 def _uwiener(blurry, case, ctx):
-    from skimage.restoration import unsupervised_wiener
-
-    from ..physics.defocus import disk_psf
-
     psf = disk_psf(_uniform_radius(case)).numpy()
     rng = np.random.default_rng(ctx.seed)
     run = lambda c: unsupervised_wiener(c, psf, clip=False, rng=rng)[0]  # noqa: E731
@@ -108,10 +101,6 @@ def _uwiener(blurry, case, ctx):
 @register("richardson_lucy", "classical", uses_true_psf=True,
           description="scikit-image Richardson-Lucy, true PSF, tuned iteration count")
 def _rl(blurry, case, ctx):
-    from skimage.restoration import richardson_lucy
-
-    from ..physics.defocus import disk_psf
-
     psf = disk_psf(_uniform_radius(case)).numpy()
     n = int(ctx.tuned.get("rl_iterations", 20))
     run = lambda c: richardson_lucy(c, psf, num_iter=n, clip=False)  # noqa: E731
@@ -120,31 +109,22 @@ def _rl(blurry, case, ctx):
 
 @register("dncnn", "peer", needs_weights=True, description="CDnCNN-B applied to the blurry image (paper's peer)")
 def _dncnn(blurry, case, ctx):
-    from .peers import run_dncnn
-
     return run_dncnn(ctx.dncnn, blurry)
 
 
 @register("ffdnet", "peer", needs_weights=True, description="FFDNet applied to the blurry image (paper's peer)")
 def _ffdnet(blurry, case, ctx):
-    from .peers import run_ffdnet
-
     return run_ffdnet(ctx.ffdnet, blurry, case.degradation.noise)
 
 
 @register("pnp_hqs_ffdnet", "peer", needs_weights=True, uses_true_psf=True,
           description="plug-and-play HQS deconvolution, FFDNet denoiser, true PSF (DPIR-style)")
 def _pnp(blurry, case, ctx):
-    from .peers import pnp_hqs
-
     return pnp_hqs(ctx.ffdnet, blurry, _uniform_radius(case), case.degradation.noise)
 
 
 def _scoredeblur(name: str, preset: str, true_psf: bool = False, paper_steps: bool = False, **options):
     def run(blurry, case, ctx):
-        from .. import deblur
-        from .metrics import psnr, ssim
-
         curve = []
 
         def record(info):

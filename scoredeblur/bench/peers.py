@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..physics.defocus import DefocusBlur
+from scoredeblur.physics.defocus import DefocusBlur
 
 
 def _conv_stack(cin: int, cout: int, nc: int, nb: int) -> nn.Sequential:

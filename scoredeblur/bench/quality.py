@@ -7,9 +7,9 @@ from collections import defaultdict
 import numpy as np
 from tqdm import tqdm
 
-from .cases import Case
-from .methods import Context, Method
-from .metrics import psnr, ssim
+from scoredeblur.bench.cases import Case
+from scoredeblur.bench.methods import REGISTRY, Context, Method
+from scoredeblur.bench.metrics import psnr, ssim
 
 
 def run_quality(cases: list[Case], methods: list[Method], ctx: Context, progress: bool = True,
@@ -49,8 +49,6 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def tune_classical(cases: list[Case], ctx: Context) -> dict:
     """Grid-search the Wiener balance and Richardson-Lucy iterations for mean PSNR on ``cases``."""
-    from .methods import REGISTRY
-
     best = {}
     for key, method, grid in [("wiener_balance", "wiener", [0.001, 0.003, 0.01, 0.03, 0.1]),
                               ("rl_iterations", "richardson_lucy", [5, 10, 20, 40, 80])]:

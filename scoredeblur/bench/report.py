@@ -37,9 +37,9 @@ def quality_markdown(summary: list[dict], tuned: dict, skipped: list[str]) -> st
 
 def speed_markdown(speed: dict) -> str:
     lines = ["## Speed", "", f"Machine: {speed['machine']}", "",
-             "| backend | size | ms / iteration | s / image | NFE | peak MB | × vs eager |", "|---|---|---|---|---|---|---|"]
+             "| engine | size | ms / iteration | s / image | NFE | peak MB | × vs torch-eager |", "|---|---|---|---|---|---|---|"]
     for r in speed["rows"]:
-        lines.append(f"| {r['backend']} | {r['size']} | {r['ms_per_iter']:.1f} | {r['s_per_image']:.1f} | "
+        lines.append(f"| {r['engine']} | {r['size']} | {r['ms_per_iter']:.1f} | {r['s_per_image']:.1f} | "
                      f"{r['nfe']} | {r['peak_mb']:.0f} | {r['speedup_vs_eager']:.2f} |")
     if speed.get("presets"):
         lines += ["", "Whole `deblur(img, preset=...)` calls (blind estimation included):", "",

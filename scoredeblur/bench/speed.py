@@ -1,8 +1,10 @@
-"""Speed benchmark: seconds per iteration and per image, NFE and peak memory per backend and size.
+"""Speed benchmark: seconds per iteration and per image, NFE and peak memory per engine and size.
 
 Each measurement runs in its own process so that peak memory (ru_maxrss on the CPU,
-max_memory_allocated on CUDA) belongs to that measurement alone. Every backend is reported as a
-ratio to the PyTorch eager reference measured in the same run.
+max_memory_allocated on CUDA) belongs to that measurement alone. Every engine is reported as a
+ratio to PyTorch eager measured in the same run. Engines: ``torch-eager`` (the network in PyTorch),
+``torch-compile`` (torch.compile), ``onnxruntime`` (the ONNX export on ONNX Runtime), ``aoti`` (an
+AOTInductor package) under the Python loop, and ``cpp-loop`` (the whole loop in C++ on that package).
 """
 from __future__ import annotations
 
@@ -13,15 +15,25 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy
 import torch
 
-BACKENDS = ("eager", "compiled", "onnxruntime", "aoti", "cpp")
+from scoredeblur.api import deblur
+from scoredeblur.engine.cpp_loop import CppLoop, package_for
+from scoredeblur.engine.loading import get_model
+from scoredeblur.engine.onnx_export import export_onnx
+from scoredeblur.models.score_model import _as_batch_sigma
+from scoredeblur.sampling.config import SamplerConfig
+from scoredeblur.sampling.presets import PRESETS
+from scoredeblur.sampling.sampler import pc_sample
+from scoredeblur.sampling.sde import VESDE
+
+ENGINES = ("torch-eager", "torch-compile", "onnxruntime", "aoti", "cpp-loop")
 
 
 def machine_info() -> str:
-    import numpy
-
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -33,36 +45,22 @@ def machine_info() -> str:
             f"python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}")
 
 
-def prepare_engines(backends, model: str | None, out_dir, max_size: int) -> dict[str, str]:
-    """Export/compile once per run what the engine backends load (paths by backend)."""
-    from pathlib import Path
-
-    from ..api import get_model
-
+def prepare_engines(engines, model: str | None, out_dir, max_size: int) -> dict[str, str]:
+    """Export/compile once per run what the engines load (paths by engine)."""
     paths = {}
-    if "onnxruntime" in backends:
-        from ..engine.onnx_export import export_onnx
-
+    if "onnxruntime" in engines:
         paths["onnxruntime"] = str(export_onnx(get_model(model, "cpu"), Path(out_dir) / "net.onnx"))
-    if "aoti" in backends or "cpp" in backends:
-        from ..engine.cpp_loop import package_for
-
-        paths["aoti"] = paths["cpp"] = str(package_for(get_model(model, "cpu"), max_size=max_size))
+    if "aoti" in engines or "cpp-loop" in engines:
+        paths["aoti"] = paths["cpp-loop"] = str(package_for(get_model(model, "cpu"), max_size=max_size))
     return paths
 
 
-def measure_one(backend: str, size: int, steps: int, model: str | None, device: str | None,
+def measure_one(engine: str, size: int, steps: int, model: str | None, device: str | None,
                 engine_path: str | None = None) -> dict:
-    from ..api import get_model
-    from ..sampler import SamplerConfig, pc_sample
-    from ..sde import VESDE
-
-    net = get_model(engine_path if backend in ("onnxruntime", "aoti") else model, device)
+    net = get_model(engine_path if engine in ("onnxruntime", "aoti") else model, device)
     dev = net.device
     sde = VESDE(net.sde_config)
-    if backend == "compiled":
-        from ..precond import _as_batch_sigma
-
+    if engine == "torch-compile":
         # Compile the exported graph (σ as a tensor per batch element); the σ check stays eager.
         # On CUDA, "reduce-overhead" replays the network as one CUDA graph: at 256² and batch 1 it
         # is launch-bound (hundreds of small kernels). Graph outputs are reused by the next replay,
@@ -75,15 +73,13 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
             compiled = torch.compile(net.forward)
             score = lambda x, s: compiled(x, _as_batch_sigma(s, x))  # noqa: E731
         run = lambda cfg, seed: pc_sample(score, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
-    elif backend == "cpp":
-        from ..engine.cpp_loop import CppLoop
-
+    elif engine == "cpp-loop":
         loop = CppLoop(engine_path, net.config.size_multiple)
         run = lambda cfg, seed: loop.sample(y, sde, cfg, seed)  # noqa: E731
-    elif backend in ("eager", "onnxruntime", "aoti"):
+    elif engine in ("torch-eager", "onnxruntime", "aoti"):
         run = lambda cfg, seed: pc_sample(net.score, sde, y, cfg, torch.Generator(device=dev).manual_seed(seed))  # noqa: E731
     else:
-        raise ValueError(f"unknown backend {backend!r}")
+        raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     y = torch.rand(1, net.config.in_channels, size, size, generator=torch.Generator().manual_seed(0)).to(dev)
     # The paper's iteration (predictor + corrector + Eq. 11), timed from a late start so that
     # the numbers stay finite for any model.
@@ -101,30 +97,30 @@ def measure_one(backend: str, size: int, steps: int, model: str | None, device: 
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     ms = 1000 * elapsed / steps
-    return {"backend": backend, "size": size, "ms_per_iter": ms, "steps": steps,
+    return {"engine": engine, "size": size, "ms_per_iter": ms, "steps": steps,
             "nfe_per_iter": 2, "peak_mb": peak, "device": str(dev)}
 
 
-def run_speed(backends, sizes, steps: int, model: str | None, device: str | None, paper_steps: int = 700,
+def run_speed(engines, sizes, steps: int, model: str | None, device: str | None, paper_steps: int = 700,
               threads: int | None = None, out_dir=".") -> dict:
     rows, skipped = [], []
     try:
-        engines = prepare_engines(backends, model, out_dir, max(sizes))
+        engine_paths = prepare_engines(engines, model, out_dir, max(sizes))
     except Exception as exc:  # an engine that cannot be built is reported, the rest still run
         skipped.append(f"engine preparation failed: {type(exc).__name__}: {exc}")
-        engines = {}
-        backends = [b for b in backends if b not in ("onnxruntime", "aoti", "cpp")]
+        engine_paths = {}
+        engines = [b for b in engines if b not in ("onnxruntime", "aoti", "cpp-loop")]
     for size in sizes:
         base = None
-        for backend in backends:
-            cmd = [sys.executable, "-m", "scoredeblur.bench.speed", backend, str(size), str(steps),
-                   model or "", device or "", str(threads or 0), engines.get(backend, "")]
+        for engine in engines:
+            cmd = [sys.executable, "-m", "scoredeblur.bench.speed", engine, str(size), str(steps),
+                   model or "", device or "", str(threads or 0), engine_paths.get(engine, "")]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
-                skipped.append(f"{backend} @ {size}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
+                skipped.append(f"{engine} @ {size}: {proc.stderr.strip().splitlines()[-1] if proc.stderr else 'failed'}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            base = r["ms_per_iter"] if backend == "eager" else base
+            base = r["ms_per_iter"] if engine == "torch-eager" else base
             r["speedup_vs_eager"] = base / r["ms_per_iter"] if base else float("nan")
             r["nfe"] = 2 * paper_steps
             r["s_per_image"] = r["ms_per_iter"] * paper_steps / 1000
@@ -133,23 +129,18 @@ def run_speed(backends, sizes, steps: int, model: str | None, device: str | None
 
 
 if __name__ == "__main__":
-    backend, size, steps, model, device, threads, engine = sys.argv[1:8]
+    engine, size, steps, model, device, threads, engine_path = sys.argv[1:8]
     if int(threads):
         torch.set_num_threads(int(threads))
-    print(json.dumps(measure_one(backend, int(size), int(steps), model or None, device or None, engine or None)))
+    print(json.dumps(measure_one(engine, int(size), int(steps), model or None, device or None, engine_path or None)))
 
 
 def preset_seconds(presets, sizes, model: str | None, device: str | None, repeats: int = 2) -> list[dict]:
     """Wall time of a whole deblur(img, preset=...) call (blind estimation included) per image size."""
-    import numpy as np
-
-    from ..api import deblur, get_model
-    from ..presets import PRESETS
-
     net = get_model(model, device)
     rows = []
     for size in sizes:
-        img = np.random.default_rng(0).random((size, size, 3)).astype(np.float32)
+        img = numpy.random.default_rng(0).random((size, size, 3)).astype(numpy.float32)
         for name in presets:
             deblur(img[:64, :64], preset=name, model=net, steps=2)  # warm-up
             t0 = time.perf_counter()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import CheckpointError
-from ..config import NetConfig, SDEConfig, from_dict, to_dict
-from ..network import pad_to_multiple
-from ..precond import Preconditioner
+from scoredeblur.config import NetConfig, SDEConfig, from_dict, to_dict
+from scoredeblur.errors import CheckpointError
+from scoredeblur.models.score_model import Preconditioner
+from scoredeblur.models.unet import pad_to_multiple
 
 # What a package holds besides the weights; part of the C++ loop's cache key, so that a change of
 # graph or compile settings recompiles instead of loading a stale package.

@@ -1,4 +1,4 @@
-"""The C++ sampling loop (csrc/sampler_loop.cpp) behind ``deblur(..., backend="cpp")``.
+"""The C++ sampling loop (csrc/sampler_loop.cpp) behind ``deblur(..., loop="cpp")``.
 
 It needs an AOTInductor package of the network: a ``.pt2`` passed as the model, or one compiled
 once per checkpoint and cached under ``$XDG_CACHE_HOME/scoredeblur`` (about a minute on 2 CPUs).
@@ -13,18 +13,20 @@ from pathlib import Path
 
 import torch
 
-from ..fused import BackendUnavailable
-from ..physics.defocus import DefocusBlur
-from ..sampler import SamplerConfig
-from ..sde import VESDE
+from scoredeblur.engine import aoti
+from scoredeblur.errors import BackendUnavailable
+from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.sampling.coefficients import start_kind, step_table, table_tensor
+from scoredeblur.sampling.config import SamplerConfig
+from scoredeblur.sampling.sde import VESDE
 
-PREDICTORS = {"reverse_diffusion": 0, "ddim": 1, "hqs": 2}
+STARTS = {"prior": 0, "given": 1, "diffused": 2}
 CONSISTENCIES = {None: 0, "paper": 1, "proximal": 2}
 
 
-def _native():
+def native_loop():
     try:
-        from .. import _engine
+        from scoredeblur import _engine
     except ImportError as exc:
         raise BackendUnavailable("the 'cpp' loop needs scoredeblur._engine, built when torch is importable at install "
                                  "time (./setup.sh installs with --no-build-isolation)") from exc
@@ -37,13 +39,11 @@ def cache_dir() -> Path:
 
 def package_for(model, max_size: int = 2048) -> Path:
     """A .pt2 for ``model``: its own path if it is one, else compiled once and cached by weights."""
-    from .aoti import AotiScore, compile_aoti
-
-    if isinstance(model, AotiScore):
+    if isinstance(model, aoti.AotiScore):
         return model.path
     path = cached_package_path(model, max_size)
     if not path.exists():
-        compile_aoti(model, path.with_suffix(".tmp.pt2"), max_size=max_size)
+        aoti.compile_aoti(model, path.with_suffix(".tmp.pt2"), max_size=max_size)
         path.with_suffix(".tmp.pt2").replace(path)
     return path
 
@@ -51,36 +51,34 @@ def package_for(model, max_size: int = 2048) -> Path:
 def cached_package_path(model, max_size: int = 2048) -> Path:
     """Where ``package_for`` keeps the package: keyed by the weights and everything else that
     changes what gets compiled (torch version, largest size, package format, memory layout)."""
-    from .aoti import PACKAGE_FORMAT
-
     digest = hashlib.sha256()
     for k, v in sorted(model.net.state_dict().items()):
         digest.update(k.encode())
         digest.update(v.detach().cpu().numpy().tobytes())
-    digest.update(f"{torch.__version__}/{max_size}/{PACKAGE_FORMAT}/{model.memory_format}".encode())
+    digest.update(f"{torch.__version__}/{max_size}/{aoti.PACKAGE_FORMAT}/{model.memory_format}".encode())
     return cache_dir() / f"net-{digest.hexdigest()[:16]}.pt2"
 
 
 class CppLoop:
     def __init__(self, package: str | Path, size_multiple: int):
-        self.sampler = _native().Sampler(str(package), size_multiple)
+        self.sampler = native_loop().Sampler(str(package), size_multiple)
 
     def sample(self, y: torch.Tensor, sde: VESDE, cfg: SamplerConfig, seed: int, physics=None,
                x_start: torch.Tensor | None = None) -> torch.Tensor:
-        native = _native()
+        native = native_loop()
         if cfg.consistency not in CONSISTENCIES:
-            raise BackendUnavailable(f"the C++ loop has no {cfg.consistency!r} consistency; use backend='torch'")
+            raise BackendUnavailable(f"the C++ loop has no {cfg.consistency!r} consistency; use loop='python'")
         if cfg.consistency == "proximal" and not isinstance(physics, DefocusBlur):
-            raise BackendUnavailable("the C++ loop's proximal step takes a uniform PSF; use backend='torch' "
+            raise BackendUnavailable("the C++ loop's proximal step takes a uniform PSF; use loop='python' "
                                      "for spatially varying defocus")
         lc = native.LoopConfig()
-        lc.predictor, lc.corrector, lc.consistency = PREDICTORS[cfg.predictor], cfg.corrector, CONSISTENCIES[cfg.consistency]
-        lc.snr, lc.alpha, lc.eta, lc.lam, lc.noise_std = cfg.snr, cfg.alpha, cfg.eta, cfg.lam, cfg.noise_std
-        lc.start_from_prior, lc.sigma_max = cfg.sigma_start is None, sde.sigma_max
+        lc.consistency, lc.start = CONSISTENCIES[cfg.consistency], STARTS[start_kind(cfg)]
+        lc.snr, lc.alpha, lc.lam, lc.noise_std = cfg.snr, cfg.alpha, cfg.lam, cfg.noise_std
+        lc.sigma_max = sde.sigma_max
         y = y.float().contiguous()
         start = (y if x_start is None else x_start).float().contiguous()
         otf = None
         if cfg.consistency == "proximal":
             otf = physics.otf(y.shape[-2], y.shape[-1], torch.float32, "cpu").contiguous()
-        sigmas = sde.ladder(cfg.steps, cfg.sigma_start).tolist()
-        return self.sampler.sample(y, start, sigmas, lc, int(seed), otf)
+        table = table_tensor(step_table(cfg, sde.ladder(cfg.steps, cfg.sigma_start).tolist()))
+        return self.sampler.sample(y, start, table, lc, int(seed), otf)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import to_dict
-from ..precond import Preconditioner
+from scoredeblur.config import to_dict
+from scoredeblur.models.score_model import Preconditioner
 
 META_KEY = "scoredeblur"
 

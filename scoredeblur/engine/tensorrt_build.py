@@ -15,11 +15,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from scoredeblur.errors import EngineBuildError
+
 MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
 
 
-class EngineBuildError(RuntimeError):
-    pass
 
 
 def import_trt(flavour: str):

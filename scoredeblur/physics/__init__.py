@@ -1,4 +1,2 @@
-"""The physics of defocus: the blur operator A, its adjoint, and synthetic degradations."""
-from .defocus import DefocusBlur, disk_psf, synthesize_defocus
-
-__all__ = ["DefocusBlur", "disk_psf", "synthesize_defocus"]
+"""The physics of defocus: blur operators (A, Aᵀ, exact prox) that keep ``base.BlurOperator``,
+blind estimation of the blur from the photo, and synthetic degradations."""

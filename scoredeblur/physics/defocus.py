@@ -99,7 +99,6 @@ class DefocusBlur:
         x = torch.fft.irfft2(num / (lam**2 + rho), s=(2 * h, 2 * w))
         return x[..., :h, :w]
 
-
     def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         """Aᵀy in the Fourier domain. y is the same photo at every step of a run: transform it once."""
         cached = self._y_hat
@@ -114,16 +113,3 @@ def _mirror_full(x: torch.Tensor) -> torch.Tensor:
     """x → [[x, flipW x], [flipH x, flipHW x]]: one period of the symmetric extension."""
     top = torch.cat([x, x.flip(-1)], dim=-1)
     return torch.cat([top, top.flip(-2)], dim=-2)
-
-
-def synthesize_defocus(sharp: torch.Tensor, radius: float, noise_std: float, generator: torch.Generator,
-                       quantize_bits: int | None = 8) -> torch.Tensor:
-    """Blur (symmetric boundary) + Gaussian noise + clipping + quantisation, as a camera would produce."""
-    y = DefocusBlur(radius).A(sharp)
-    if noise_std > 0:
-        y = y + noise_std * torch.randn(y.shape, generator=generator, dtype=y.dtype)
-    y = y.clamp(0, 1)
-    if quantize_bits:
-        levels = 2**quantize_bits - 1
-        y = torch.round(y * levels) / levels
-    return y

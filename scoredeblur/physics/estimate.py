@@ -11,8 +11,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import median_filter
+from skimage.restoration import estimate_sigma
 
-from .defocus import disk_psf
+from scoredeblur.physics.defocus import disk_psf
+from scoredeblur.tiles import tile_starts
 
 RADIUS_GRID = tuple(np.round(np.arange(0.0, 12.01, 0.1), 2))
 _BETAS = (1.6, 2.0, 2.4, 2.8)
@@ -20,8 +23,6 @@ _BETAS = (1.6, 2.0, 2.4, 2.8)
 
 def estimate_noise(img: np.ndarray) -> float:
     """σ_n of additive noise (MAD of the finest wavelet band), averaged over channels."""
-    from skimage.restoration import estimate_sigma
-
     img = np.asarray(img, dtype=np.float64)
     return float(estimate_sigma(img, channel_axis=-1 if img.ndim == 3 else None, average_sigmas=True))
 
@@ -139,10 +140,6 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
     left as it is rather than deconvolved with a guess. The grid is then median-filtered over 3×3
     neighbours to remove isolated outliers.
     """
-    from scipy.ndimage import median_filter
-
-    from ..tiling import tile_starts
-
     grey = luma(img)
     h, w = grey.shape
     stride = stride or tile // 2

@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .estimate import luma
+from scoredeblur.models.weights import radius_net_path, verify_checksum
+from scoredeblur.physics.estimate import luma
 
 FORMAT = "scoredeblur.radius_net"
 VERSION = 1
@@ -164,8 +165,6 @@ def predict_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5, tile: in
 @lru_cache(maxsize=1)
 def embedded_radius_net() -> RadiusNet | None:
     """The radius net shipped in ``scoredeblur/models`` (checksum-verified), or None if absent."""
-    from ..models import radius_net_path, verify_checksum
-
     path = Path(str(radius_net_path()))
     if not path.is_file():
         return None
@@ -173,18 +172,10 @@ def embedded_radius_net() -> RadiusNet | None:
     return from_checkpoint(torch.load(path, map_location="cpu", weights_only=True))
 
 
-def learned_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5, max_radius: float = 6.5,
-                       smooth: int = 0) -> np.ndarray:
-    """The dense map the sampler is given: the net's q-quantile, median-filtered over ``smooth``
-    pixels (computed at quarter resolution), with radii beyond ``max_radius`` faded to 0 over one
-    pixel of radius (real lenses' large bokeh is far from a pillbox, and inverting it rings: such
-    regions are left as they are, as the tile estimator does)."""
+def learned_radius_map(net: RadiusNet, img: np.ndarray, q: float = 0.5, max_radius: float = 6.5) -> np.ndarray:
+    """The dense map the sampler is given: the net's q-quantile, with radii beyond ``max_radius``
+    faded to 0 over one pixel of radius (real lenses' large bokeh is far from a pillbox, and
+    inverting it rings: such regions are left as they are, as the tile estimator does)."""
     r = predict_radius_map(net, img, q)
-    if smooth > 4:
-        from scipy.ndimage import median_filter
-
-        small = median_filter(r[::4, ::4], size=smooth // 4 + 1, mode="nearest")
-        r = F.interpolate(torch.from_numpy(small)[None, None], size=r.shape, mode="bilinear",
-                          align_corners=False)[0, 0].numpy()
     fade = np.clip(max_radius + 1.0 - r, 0.0, 1.0)
     return r * fade

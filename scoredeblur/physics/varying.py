@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .defocus import DefocusBlur
+from scoredeblur.physics.defocus import DefocusBlur
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed
 

@@ -1,0 +1,92 @@
+"""The blur operator for a photo: as given, or estimated blind from the photo itself.
+
+``psf_radius``: a number (uniform disk), an H×W radius map, or how to estimate: ``"local"``
+(default: a spectral fit per tile, interpolated to a map), ``"global"`` (one fit for the whole
+photo) or ``"learned"`` (the learned per-pixel estimator, routed by what the tile fits found).
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+
+from scoredeblur.errors import InputError
+from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
+from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
+from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
+
+MODES = ("local", "global", "learned")
+ESTIMATOR_TILE = 128           # px: the tile of the spectral fits
+UNIFORM_SPREAD = 0.5           # px: tile radii closer than this are one uniform blur
+# psf_radius="learned" routing (learned_physics), measured on CBSD68 synthetic cases (docs/RESULTS.md):
+UNIFORM_TOLERANCE = 0.5        # px: a tile agrees with the median tile radius within this
+UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uniform
+SHARP_RADIUS = 1.5             # px: agreeing tiles below this may be a sharp subject over a blurred rest
+BLURRED_RADIUS = 3.0           # px: what counts as clearly blurred on the dense map
+BLURRED_AREA = 0.5             # share of such pixels for the dense map to be used
+
+
+def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE):
+    """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind."""
+    h, w = observed.shape[:2]
+    if isinstance(psf_radius, numbers.Real) and not isinstance(psf_radius, bool):
+        return DefocusBlur(check_radius(float(psf_radius), h, w))
+    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) and np.ndim(psf_radius) == 0:
+        return DefocusBlur(check_radius(float(psf_radius), h, w))
+    if isinstance(psf_radius, (np.ndarray, torch.Tensor)):
+        rmap = np.asarray(psf_radius.detach().cpu() if isinstance(psf_radius, torch.Tensor) else psf_radius,
+                          dtype=np.float64)
+        if rmap.shape != (h, w):
+            raise InputError(f"radius map shape {rmap.shape} differs from the image's {(h, w)}")
+        if not np.isfinite(rmap).all() or (rmap < 0).any():
+            raise InputError("radius map values must be finite and >= 0")
+        check_radius(float(rmap.max()), h, w)
+        return VaryingDefocusBlur(rmap)
+    mode = "local" if psf_radius is None else psf_radius
+    if mode not in MODES:
+        raise InputError(f"psf_radius must be a number, an H×W map, one of {MODES} or None; got {psf_radius!r}")
+    if mode == "global" or min(h, w) < 2 * tile:
+        return DefocusBlur(estimate_radius(observed))
+    radii, ys, xs = estimate_radius_map(observed, tile=tile)
+    if mode == "learned":
+        physics = learned_physics(observed, radii)
+        if physics is not None:
+            return physics
+        warnings.warn("psf_radius='learned': this installation has no radius net; using 'local'", stacklevel=3)
+    if float(radii.max() - radii.min()) < UNIFORM_SPREAD:  # effectively uniform: the exact uniform operator
+        return DefocusBlur(float(np.median(radii)))
+    return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
+
+
+def check_radius(radius: float, h: int, w: int) -> float:
+    """A given radius must be finite, >= 0 and smaller than the image (a disk wider than the photo
+    leaves nothing to recover, and its kernel would not fit in memory)."""
+    if not np.isfinite(radius) or radius < 0:
+        raise InputError(f"psf_radius must be a finite number >= 0, got {radius}")
+    if radius > max(h, w) / 2:
+        raise InputError(f"psf_radius {radius:g} px is larger than half the image ({h}×{w}); "
+                         "no defocus that large can be undone")
+    return radius
+
+
+def learned_physics(observed: np.ndarray, radii: np.ndarray):
+    """``psf_radius="learned"``: the operator from the learned dense radius map, routed by what the
+    spectral tile fits (``radii``) found; None when no radius net is installed."""
+    net = embedded_radius_net()
+    if net is None:
+        return None
+    accepted = radii[radii > 0]
+    median = float(np.median(accepted)) if accepted.size else 0.0
+    # Uniform blur: the spectral tile fits agree (a few declined or stray tiles allowed). They are
+    # exact to ~0.1 px there, where the dense map errs by 0.6-2.5 px.
+    agree = bool(accepted.size) and np.mean(np.abs(radii - median) <= UNIFORM_TOLERANCE) >= UNIFORM_AGREEMENT
+    if agree and median > SHARP_RADIUS:
+        return DefocusBlur(median)
+    dense = learned_radius_map(net, observed)
+    # Otherwise the dense map is believed only where it shows a clearly blurred region.
+    if np.mean(dense >= BLURRED_RADIUS) < BLURRED_AREA:
+        return DefocusBlur(median if agree else 0.0)
+    return VaryingDefocusBlur(dense)

@@ -1,0 +1,54 @@
+"""Named sampler settings. ``paper`` is the source paper's configuration; the others are ours,
+picked from the measured quality-vs-NFE curve (see docs/RESULTS.md for the runs behind them)."""
+from __future__ import annotations
+
+import dataclasses
+
+from scoredeblur.sampling.config import SamplerConfig
+
+PRESETS: dict[str, SamplerConfig] = {
+    # Source paper: from the prior at σ_max, predictor + corrector + Eq. (11), 700 iterations.
+    "paper": SamplerConfig(steps=700, corrector=True, consistency="paper", alpha=0.02),
+    # Ours: a late start (CCDF) from a mild deconvolution at σ = 0.3, then plug-and-play steps:
+    # the learned denoiser (Tweedie) made exactly consistent with the (estimated) defocus PSF.
+    # σ_start and λ: the best of the blind sweep in docs/RESULTS.md for the shipped model; deblur()
+    # lowers σ_start for milder blur (sigma_start_for_radius) unless the caller sets it.
+    "fast": SamplerConfig(steps=8, corrector=False, consistency="proximal", predictor="hqs",
+                          sigma_start=0.3, lam=0.7),
+    "balanced": SamplerConfig(steps=16, corrector=False, consistency="proximal", predictor="hqs",
+                              sigma_start=0.3, lam=0.7),
+    "quality": SamplerConfig(steps=32, corrector=False, consistency="proximal", predictor="hqs",
+                             sigma_start=0.3, lam=0.7),
+}
+DEFAULT_PRESET = "balanced"  # what deblur(img) runs when neither steps nor preset is given
+LATE_START_PRESETS = ("fast", "balanced", "quality")
+
+
+def sigma_start_for_radius(radius: float, per_px: float = 0.1, lo: float = 0.1, hi: float = 0.3) -> float:
+    """The late start's σ for a defocus radius (px): milder blur has destroyed less, so it needs
+    less noise to hide it. Measured (docs/RESULTS.md): at radius 2 a start at 0.1–0.19 beat 0.3 by
+    0.7 dB; at radii 3–5, 0.3 was best."""
+    return float(min(hi, max(lo, per_px * radius)))
+
+
+def preset_name(preset: str | None, steps: int | None) -> str:
+    """The preset a call runs: the named one; else the paper's when only ``steps`` is given."""
+    return preset or ("paper" if steps is not None else DEFAULT_PRESET)
+
+
+def resolve(preset: str | None, steps: int | None, **overrides) -> SamplerConfig:
+    """The preset with ``steps`` and any SamplerConfig field overridden.
+
+    No preset: ``steps`` given means the paper's method at that many steps (``deblur(img, steps=700)``
+    is the source paper); neither given means ``DEFAULT_PRESET``.
+    """
+    name = preset_name(preset, steps)
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    fields = dict(overrides)  # only what the caller passed; consistency=None means "off"
+    unknown = set(fields) - {f.name for f in dataclasses.fields(SamplerConfig)}
+    if unknown:
+        raise TypeError(f"unknown sampler option(s) {sorted(unknown)}")
+    if steps is not None:
+        fields["steps"] = steps
+    return dataclasses.replace(PRESETS[name], **fields)

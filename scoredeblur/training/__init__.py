@@ -1,0 +1,1 @@
+"""Training: the score prior by denoising score matching, the learned radius estimator, data."""
