@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared run for a lent GPU machine (the `device` tool), ≈8 minutes, everything under $OUT.
+# One prepared run on a GPU machine, ≈8 minutes, everything under $OUT (a folder the caller collects).
 #     bash scripts/gpu_session.sh [TRAIN_MINUTES] [DATA_DIR]
 # The device machine has no package registry and only the repo travels, so the training images go
 # as a carried folder (default .gpudata/train: the shared train set, PNGs re-encoded as JPEG q92 to

@@ -1,4 +1,4 @@
-"""Copy the training images into .gpudata/train so they fit the device tool's 64 MiB transfer limit.
+"""Copy the training images into .gpudata/train so they fit a 64 MiB transfer to a GPU machine.
 
     python scripts/pack_gpu_data.py ../shared/data/train .gpudata/train
 

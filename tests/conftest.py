@@ -55,7 +55,7 @@ def tiny_aoti_package(tmp_path_factory):
     folder = tmp_path_factory.mktemp("aoti")
     model = load_model(tiny_checkpoint(folder / "tiny.pt"))
     # Compiled with CI set whatever the environment: Inductor turns some fallbacks into errors
-    # under CI (session 4's package compiled here and failed in CI).
+    # under CI (a package that compiled without it failed there).
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CI", "1")
         return compile_aoti(model, folder / "tiny.pt2", max_size=128), model

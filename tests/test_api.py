@@ -144,3 +144,22 @@ def test_late_start_takes_the_strongest_blur_of_a_radius_map(tiny_model_path, rn
                            callback=lambda info, sig=sig: sig.append(float(info.sigma)))
         seen[name] = max(sig)
     assert seen["map"] == pytest.approx(seen["uniform"])
+
+
+def test_return_info_reports_what_was_estimated_and_run(tiny_model_path, rng):
+    img = rng.random((40, 44, 3)).astype(np.float32)
+    plain = scoredeblur.deblur(img, model=tiny_model_path, preset="fast", psf_radius=2.0, tile=32, overlap=8)
+    res = scoredeblur.deblur(img, model=tiny_model_path, preset="fast", psf_radius=2.0, tile=32, overlap=8,
+                             noise_std=0.02, return_info=True)
+    assert isinstance(res, scoredeblur.DeblurResult)
+    assert res.image.shape == img.shape and res.image.dtype == img.dtype
+    assert res.radius_map.shape == img.shape[:2] and np.all(res.radius_map == 2.0)
+    assert res.noise_std == pytest.approx(0.02) and res.preset == "fast" and res.steps == 8 and res.nfe == 8
+    assert res.seconds > 0
+    assert not np.array_equal(plain, res.image)  # noise_std was used, not ignored
+    varying = np.tile(np.linspace(0.5, 3.0, 44), (40, 1))
+    res = scoredeblur.deblur(img, model=tiny_model_path, preset="fast", psf_radius=varying, tile=32, overlap=8,
+                             return_info=True)
+    assert np.allclose(res.radius_map, varying) and res.noise_std > 0
+    res = scoredeblur.deblur(img, model=tiny_model_path, steps=2, preset="paper", tile=32, return_info=True)
+    assert res.noise_std is None and np.all(res.radius_map == 0) and res.nfe == 3

@@ -65,7 +65,7 @@ def measure_one(engine: str, size: int, steps: int, model: str | None, device: s
         # On CUDA, "reduce-overhead" replays the network as one CUDA graph: at 256² and batch 1 it
         # is launch-bound (hundreds of small kernels). Graph outputs are reused by the next replay,
         # hence the clone there (only there: on a CPU it would be a copy per call for nothing).
-        # (Written for a lent GPU; not yet run on one.)
+        # (Not yet run on a GPU.)
         if dev.type == "cuda":
             compiled = torch.compile(net.forward, mode="reduce-overhead")
             score = lambda x, s: compiled(x, _as_batch_sigma(s, x)).clone()  # noqa: E731

@@ -9,6 +9,8 @@ import torch
 
 from scoredeblur.batch import deblur_files
 from scoredeblur.config import NetConfig, SDEConfig, TrainConfig
+from scoredeblur.kernels.registry import KERNELS
+from scoredeblur.loops import LOOPS
 from scoredeblur.models.checkpoint import atomic_torch_save, pack_for_inference
 from scoredeblur.physics.radius_net import from_checkpoint, to_checkpoint
 from scoredeblur.sampling.presets import DEFAULT_PRESET, PRESETS
@@ -98,6 +100,10 @@ def _add_deblur(sub) -> None:
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (bomb guard)")
+    p.add_argument("--loop", choices=LOOPS, default="python",
+                   help="python: the reference loop (default); cpp: the whole loop in C++ (whole image, CPU)")
+    p.add_argument("--kernel", choices=KERNELS, default=None,
+                   help="fuse every element-wise update of the Python loop into one kernel of this kind")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_run_deblur)
@@ -114,7 +120,7 @@ def _run_deblur(args) -> int:
             raise ValueError(f"--psf-radius must be a number, 'local', 'global' or 'learned', not {radius!r}") from None
     options = dict(steps=args.steps, preset=args.preset, seed=args.seed, psf_radius=radius,
                    noise_std=args.noise_std, tile=args.tile, overlap=args.overlap,
-                   tile_batch=args.tile_batch, device=args.device)
+                   tile_batch=args.tile_batch, device=args.device, loop=args.loop, kernel=args.kernel)
     sampler = dict(snr=args.snr, alpha=args.alpha, lam=args.lam, corrector=args.corrector,
                    predictor=args.predictor, sigma_start=args.sigma_start)
     options.update({k: v for k, v in sampler.items() if v is not None})

@@ -17,7 +17,7 @@ SIGMAS = (0.01, 1.0, 300.0)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from .conftest import tiny_checkpoint
+    from tests.conftest import tiny_checkpoint
 
     path = tiny_checkpoint(tmp_path_factory.mktemp("m") / "tiny.pt")
     return path, load_model(path)

@@ -83,8 +83,8 @@ def test_learned_map_finds_the_blurred_background():
 def test_learned_routing_uniform_varying_and_sharp():
     """make_physics(psf_radius="learned"): uniform blur keeps the exact uniform operator at the spectral estimate; mixed
     depths, which no 128² tile fits, get the dense map; a sharp photo is left (nearly) as it is."""
-    from scoredeblur.physics.blind import make_physics
     from scoredeblur.bench.cases import Degradation, build_cases
+    from scoredeblur.physics.blind import make_physics
     from scoredeblur.physics.defocus import DefocusBlur
     from scoredeblur.physics.varying import VaryingDefocusBlur
 

@@ -8,8 +8,7 @@ from scoredeblur.models.checkpoint import CheckpointError, load_model, read_chec
 from scoredeblur.models.score_model import analytic_dsm_loss
 from scoredeblur.training.data import PatchSampler
 from scoredeblur.training.score import Trainer, dsm_loss_at
-
-from .conftest import TINY
+from tests.conftest import TINY
 
 MU, S = 0.5, 0.3
 

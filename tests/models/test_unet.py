@@ -7,8 +7,7 @@ import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, count_parameters, upsample2x, upsample2x_conv
-
-from .conftest import TINY
+from tests.conftest import TINY
 
 
 @pytest.mark.parametrize("hw", [(32, 32), (17, 29), (5, 3), (64, 40)])
