@@ -6,8 +6,16 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 # The CPU build of torch first, pinned, so nothing later pulls a multi-GB CUDA build.
-.venv/bin/pip install -q "torch==2.13.0" "scikit-build-core>=0.10" "pybind11>=2.12"
+# For a CUDA build instead: TORCH_SPEC="torch==2.13.0" TORCH_INDEX=https://download.pytorch.org/whl/cu128 ./setup.sh
+if [ -n "${TORCH_INDEX:-}" ]; then
+  .venv/bin/pip install -q "${TORCH_SPEC:-torch==2.13.0}" --index-url "$TORCH_INDEX"
+else
+  .venv/bin/pip install -q "${TORCH_SPEC:-torch==2.13.0}"
+fi
+.venv/bin/pip install -q "scikit-build-core>=0.10" "pybind11>=2.12"
 # Builds the native code (csrc/) with CMake: the fused CPU kernel, the C++ sampling loop (against
 # the torch just installed, hence no build isolation) and, where nvcc is on PATH, the CUDA kernel.
-.venv/bin/pip install -q --no-build-isolation -e ".[test,bench,engine,kernels,rtx]"
+# Extras: tests, benchmark plots, ONNX (Runtime), Triton. TensorRT-RTX (~230 MB, builds engines for
+# NVIDIA RTX GPUs) only when asked: SCOREDEBLUR_EXTRAS=test,bench,engine,kernels,rtx ./setup.sh
+.venv/bin/pip install -q --no-build-isolation -e ".[${SCOREDEBLUR_EXTRAS:-test,bench,engine,kernels}]"
 .venv/bin/python -c "import scoredeblur, torch; print('scoredeblur', scoredeblur.__version__, '| torch', torch.__version__)"

@@ -1,6 +1,8 @@
 """The public entry point: ``scoredeblur.deblur``: prepare → plan → sample → restore."""
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -8,16 +10,24 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from scoredeblur import arguments
 from scoredeblur.engine.loading import get_model
+from scoredeblur.errors import InputError
 from scoredeblur.io.conversion import match_channels, prepare, restore, unmatch_channels
 from scoredeblur.loops import check_loop, run_loop
 from scoredeblur.models.score_model import Preconditioner
+from scoredeblur.physics.blind import check_psf_radius
 from scoredeblur.physics.varying import VaryingDefocusBlur
 from scoredeblur.plan import Plan, make_plan
+from scoredeblur.progress import LARGE_CALL
+from scoredeblur.progress import bar as progress_bar
+from scoredeblur.sampling.presets import resolve
 from scoredeblur.sampling.sampler import StepInfo
 from scoredeblur.sampling.tiling import TiledScore, default_tile_batch
+from scoredeblur.tiles import tile_count
+
+log = logging.getLogger("scoredeblur")
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,8 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            psf_radius: float | str | np.ndarray | None = None, noise_std: float | None = None,
            tile: int = 256, overlap: int | None = None, tile_batch: int | None = None, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
-           progress: bool = False, loop: str = "python", kernel: str | None = None, return_info: bool = False,
-           **sampler_options) -> Any:
+           progress: bool = False, loop: str = "python", kernel: str | None = None, precision: str | None = None,
+           return_info: bool = False, **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
     ``deblur(img)`` runs the ``"balanced"`` preset; ``preset="fast" | "balanced" | "quality"`` are
@@ -61,27 +71,47 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
 
     ``img``: numpy array (H×W or H×W×C; uint8, uint16 or float in [0, 1]), PIL image, torch tensor
     ((H, W), (C, H, W) or (1, C, H, W); uint8 or float) or a file path (returns a numpy array).
-    Grey, RGB and RGBA are handled; alpha is passed through untouched. Returns the same kind and
-    dtype, or a ``DeblurResult`` with ``return_info=True``. Images larger than ``tile`` are
+    Grey, RGB and RGBA are handled; alpha is passed through untouched. Returns the same kind, dtype
+    and device, or a ``DeblurResult`` with ``return_info=True``. A list of images, or an (N, C, H, W)
+    tensor, is a batch: each image is deblurred on its own (with its own blur estimate).
+    ``precision``: "float32" (default) or, on CUDA, "float16" for the network (the shared cached
+    model is not changed). Images larger than ``tile`` are
     processed in overlapping tiles (``overlap`` pixels, default tile/8), ``tile_batch`` at a time
     (default: 1 on a CPU, 4 on a GPU). All noise comes from ``generator`` (default: seeded with
     ``seed``); the presets ``fast``/``balanced``/``quality`` draw none, so for them the seed
     changes nothing.
     """
+    if isinstance(img, (list, tuple)) or (isinstance(img, torch.Tensor) and img.ndim == 4 and img.shape[0] > 1):
+        # A batch: each image on its own (each has its own blur), results in the same container.
+        out = [deblur(one if isinstance(img, (list, tuple)) else one[None], steps, preset=preset, model=model,
+                      seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile, overlap=overlap,
+                      tile_batch=tile_batch, device=device, generator=generator, callback=callback,
+                      progress=progress, loop=loop, kernel=kernel, precision=precision, return_info=return_info,
+                      **sampler_options) for one in img]
+        if isinstance(img, torch.Tensor) and not return_info:
+            return torch.cat(out)
+        return out if isinstance(img, list) or isinstance(img, torch.Tensor) else tuple(out)
     t0 = time.perf_counter()
-    check_loop(loop, kernel, generator, callback)
+    check_arguments(steps, preset=preset, seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile,
+                    overlap=overlap, tile_batch=tile_batch, loop=loop, kernel=kernel, generator=generator,
+                    callback=callback, precision=precision, **sampler_options)
+    overlap = max(4, tile // 8) if overlap is None else overlap
     prep = prepare(img)
-    net = get_model(model, device)
+    net = with_precision(get_model(model, device), precision)
     dev = net.device
+    tile_batch = default_tile_batch(dev) if tile_batch is None else tile_batch
+    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch)
     y = match_channels(prep.x, net.config.in_channels).to(dev)
     observed = prep.x[0].permute(1, 2, 0).numpy()
     plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, **sampler_options)
 
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
-    overlap = max(4, tile // 8) if overlap is None else overlap
-    score = TiledScore(net.score, tile=tile, overlap=overlap,
-                       batch=default_tile_batch(dev) if tile_batch is None else tile_batch)
-    with tqdm(total=plan.cfg.steps, disable=not progress, desc="deblur", unit="step") as bar:
+    work = plan.cfg.nfe * tile_count(y.shape[-2:], tile, overlap)
+    if work >= LARGE_CALL and loop != "cpp":
+        log.warning("this call evaluates the network %s times (%d steps, %d NFE per tile, %d tiles)%s",
+                    f"{work:,}", plan.cfg.steps, plan.cfg.nfe, work // plan.cfg.nfe,
+                    "" if progress else "; pass progress=True to watch it")
+    with progress_bar(plan.cfg.steps, progress, "deblur", "step") as bar:
         def on_step(info: StepInfo) -> None:
             bar.update(1)
             if callback is not None:
@@ -97,6 +127,48 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     return DeblurResult(image, radius_map_of(plan, observed.shape[:2]),
                         plan.cfg.noise_std if plan.physics is not None else None, plan.preset, plan.cfg.steps,
                         plan.cfg.nfe, time.perf_counter() - t0)
+
+
+def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_std=None, tile=256, overlap=None,
+                    tile_batch=None, loop="python", kernel=None, generator=None, callback=None, precision=None,
+                    device=None, **sampler_options) -> None:
+    """Every argument of ``deblur`` that does not depend on the image, checked before any work (and
+    by ``deblur_files`` once, before the first image)."""
+    check_loop(loop, kernel, generator, callback)
+    tile = arguments.whole("tile", tile, 16)
+    if overlap is not None:
+        arguments.whole("overlap", overlap, 0, tile // 2)
+    if tile_batch is not None:
+        arguments.whole("tile_batch", tile_batch, 1)
+    arguments.whole("seed", seed, 0)
+    if noise_std is not None:
+        arguments.real("noise_std", noise_std, 0.0, 1.0, open_lo=True)
+    if precision is not None and precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    if device is not None:
+        arguments.device(device)
+    check_psf_radius(psf_radius)
+    resolve(preset, steps, **sampler_options)  # the sampler settings (SamplerConfig checks each)
+
+
+PRECISIONS = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def with_precision(net, precision: str | None):
+    """The model computing in ``precision``: a shallow copy (same weights), so that the cached,
+    shared model keeps its own setting."""
+    if precision is None:
+        return net
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    if not hasattr(net, "set_compute_dtype"):
+        raise InputError(f"precision={precision!r}: this engine ({type(net).__name__}) fixes its own precision")
+    net = copy.copy(net)
+    try:
+        net.set_compute_dtype(PRECISIONS[precision])
+    except ValueError as exc:
+        raise InputError(f"precision={precision!r}: {exc}") from None
+    return net
 
 
 def radius_map_of(plan: Plan, shape: tuple[int, int]) -> np.ndarray:

@@ -1,20 +1,66 @@
-"""Deblurring many files: output naming, never touching inputs, one failure not stopping the rest."""
+"""Deblurring many files: output naming, never touching inputs, one failure not stopping the rest,
+re-runnable (finished outputs skipped, leftovers of a killed run removed), shardable, reported
+per image."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from scoredeblur.api import deblur
+from scoredeblur.api import check_arguments, deblur
 from scoredeblur.engine.loading import get_model
-from scoredeblur.io.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageWriteError, read_image, write_image
+from scoredeblur.errors import ImageWriteError, InputError
+from scoredeblur.io.images import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    check_writable,
+    read_image,
+    remove_stale_temporaries,
+    write_array,
+    write_image,
+)
+from scoredeblur.io.visual import comparison, radius_map_image
+from scoredeblur.progress import disabled
+
+log = logging.getLogger("scoredeblur")
+
+
+@dataclass
+class ImageRecord:
+    """One line of the report: what happened to one input."""
+
+    input: str
+    output: str
+    status: str                     # "written", "skipped" (finished before), "failed"
+    error: str | None = None
+    radius_min: float | None = None
+    radius_max: float | None = None
+    noise_std: float | None = None
+    nfe: int | None = None
+    seconds: float | None = None
 
 
 @dataclass
 class BatchReport:
-    written: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    records: list[ImageRecord] = field(default_factory=list)
+
+    @property
+    def written(self) -> list[Path]:
+        return [Path(r.output) for r in self.records if r.status == "written"]
+
+    @property
+    def skipped(self) -> list[Path]:
+        return [Path(r.output) for r in self.records if r.status == "skipped"]
+
+    @property
+    def failed(self) -> list[tuple[Path, str]]:
+        return [(Path(r.input), r.error or "") for r in self.records if r.status == "failed"]
 
 
 def collect_inputs(inputs: list[str | Path], recursive: bool = False) -> list[Path]:
@@ -28,43 +74,133 @@ def collect_inputs(inputs: list[str | Path], recursive: bool = False) -> list[Pa
     return files
 
 
+def parse_shard(spec: str | None) -> tuple[int, int] | None:
+    """"K/N" (1 ≤ K ≤ N) → (K, N)."""
+    if spec is None:
+        return None
+    try:
+        k, n = (int(v) for v in spec.split("/"))
+    except ValueError:
+        raise InputError(f"shard must be K/N with whole numbers, e.g. 2/8; got {spec!r}") from None
+    if not 1 <= k <= n:
+        raise InputError(f"shard {spec!r}: need 1 <= K <= N")
+    return k, n
+
+
+def in_shard(path: Path, shard: tuple[int, int] | None) -> bool:
+    """A stable split: by a hash of the file name, so adding files never moves the others. (SHA-256,
+    not CRC-32: CRC is linear, so names differing in one character land in the same share.)"""
+    if shard is None:
+        return True
+    digest = int.from_bytes(hashlib.sha256(path.name.encode()).digest()[:8], "big")
+    return digest % shard[1] == shard[0] - 1
+
+
 def plan_outputs(files: list[Path], out: Path) -> list[Path]:
-    """One input and an output with an image suffix: that file. Otherwise ``out`` is a folder."""
-    if len(files) == 1 and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+    """``out`` is a file when it names one with an image suffix, else a folder (existing, or a name
+    without a suffix). A suffix that is no image format is refused, not taken for a folder."""
+    if out.is_dir():
+        as_file = False
+    elif out.suffix:
+        if out.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"-o {out}: {out.suffix!r} is no image format this tool writes "
+                             f"({', '.join(sorted(IMAGE_SUFFIXES))}); to write into a new folder whose name "
+                             "has a dot, create the folder first")
+        as_file = True
+    else:
+        as_file = False
+    if as_file:
+        if len(files) != 1:
+            raise InputError(f"-o {out} names one file, but there are {len(files)} inputs; name a folder")
         return [out]
     names = [f.name for f in files]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
-        raise ValueError(f"several inputs share the name(s) {sorted(dupes)}; they would collide in {out}")
+        raise InputError(f"several inputs share the name(s) {sorted(dupes)}; they would collide in {out}")
     return [out / f.name for f in files]
 
 
 def deblur_files(inputs: list[str | Path], out: str | Path, *, model=None, overwrite: bool = False,
                  recursive: bool = False, max_pixels: int | None = None, progress: bool = True,
-                 **options) -> BatchReport:
-    files = collect_inputs(inputs, recursive)
+                 skip_existing: bool = False, shard: str | None = None, report: str | Path | None = None,
+                 save_radius_map: bool = False, save_comparison: bool = False, **options) -> BatchReport:
+    """Deblur files and folders of files into ``out`` (a file for one input, else a folder).
+
+    Inputs are never overwritten; outputs are written atomically and exclusively; an image that
+    fails is recorded with its reason and the rest go on. ``skip_existing``: an output that exists
+    is a finished one (outputs only ever appear whole) and its input is skipped. ``shard`` "K/N":
+    only this share of the inputs. ``report``: a JSONL file, one line per input (appended).
+    """
+    if overwrite and skip_existing:
+        raise InputError("overwrite and skip_existing contradict each other; pass one")
+    check_arguments(**options)  # a bad setting fails once, before any image, not once per image
+    shard_kn = parse_shard(shard)
+    everything = collect_inputs(inputs, recursive)
+    if not everything:
+        raise InputError("no input images found")
+    files = [f for f in everything if in_shard(f, shard_kn)]
     if not files:
-        raise ValueError("no input images found")
+        log.info("shard %s holds none of the %d inputs", shard, len(everything))
+        return BatchReport()
     out = Path(out)
     targets = plan_outputs(files, out)
-    if targets and targets[0].parent == out and not (len(files) == 1 and targets[0] == out):
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ImageWriteError(f"cannot create output folder {out}: {exc}") from exc
+    folder = targets[0].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot create output folder {folder}: {exc}") from exc
+    for stale in remove_stale_temporaries(folder):
+        log.info("removed a temporary left by an interrupted run: %s", stale)
     net = get_model(model, options.get("device"))  # a bad model fails once, before any image
     inputs_resolved = {f.resolve() for f in files if f.exists()}
-    report = BatchReport()
-    for src, dst in tqdm(list(zip(files, targets)), disable=not progress or len(files) < 2, desc="images"):
-        try:
-            if dst.resolve() in inputs_resolved:
-                raise ImageWriteError(f"{dst}: is an input; refusing to overwrite inputs")
-            if dst.exists() and not overwrite:
-                raise ImageWriteError(f"{dst}: exists; pass --overwrite to replace it")
-            data = read_image(src, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
-            result = deblur(data.pixels, model=net, progress=progress and len(files) == 1, **options)
-            report.written.append(write_image(dst, result, icc_profile=data.icc_profile, exif=data.exif,
-                                              overwrite=overwrite))
-        except (ValueError, OSError, RuntimeError) as exc:
-            report.failed.append((src, str(exc)))
-    return report
+    result = BatchReport()
+    log_file = open(report, "a") if report is not None else None
+    try:
+        pairs = list(zip(files, targets))
+        for src, dst in tqdm(pairs, disable=disabled(progress) or len(files) < 2, desc="images", unit="image"):
+            record = _one(src, dst, net, inputs_resolved, overwrite, skip_existing, max_pixels,
+                          progress and len(files) == 1, save_radius_map, save_comparison, options)
+            result.records.append(record)
+            if record.status == "failed":
+                log.error("FAILED %s: %s", src, record.error)
+            if log_file is not None:
+                log_file.write(json.dumps(asdict(record)) + "\n")
+                log_file.flush()
+    finally:
+        if log_file is not None:
+            log_file.close()
+    return result
+
+
+def _one(src: Path, dst: Path, net, inputs_resolved, overwrite, skip_existing, max_pixels, progress,
+         save_radius_map, save_comparison, options) -> ImageRecord:
+    record = ImageRecord(str(src), str(dst), "failed")
+    try:
+        if dst.resolve() in inputs_resolved:
+            raise ImageWriteError(f"{dst}: is an input; refusing to overwrite inputs")
+        if skip_existing and dst.is_file():
+            record.status = "skipped"
+            return record
+        data = read_image(src, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+        channels = data.pixels.shape[2] if data.pixels.ndim == 3 else 1
+        check_writable(dst, data.pixels.dtype, channels, overwrite=overwrite)  # before the work
+        t0 = time.perf_counter()
+        res = deblur(data.pixels, model=net, progress=progress, return_info=True, **options)
+        write_image(dst, res.image, icc_profile=data.icc_profile, exif=data.exif, overwrite=overwrite)
+        if save_radius_map:
+            write_array(_beside(dst, ".radius.npy"), res.radius_map.astype(np.float32), overwrite=overwrite)
+            write_image(_beside(dst, ".radius.png"), radius_map_image(res.radius_map), overwrite=overwrite)
+        if save_comparison:
+            write_image(_beside(dst, ".compare.png"), comparison(data.pixels, res.image, res.radius_map),
+                        overwrite=overwrite)
+        record.status = "written"
+        record.radius_min, record.radius_max = float(res.radius_map.min()), float(res.radius_map.max())
+        record.noise_std, record.nfe = res.noise_std, res.nfe
+        record.seconds = round(time.perf_counter() - t0, 3)
+    except Exception as exc:  # one image's failure, whatever it is, never stops the others
+        record.error = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+    return record
+
+
+def _beside(dst: Path, suffix: str) -> Path:
+    return dst.with_name(dst.stem + suffix)

@@ -14,6 +14,10 @@ class InputError(ScoredeblurError, ValueError):
     """An argument or input the call cannot use; the message names it and what is accepted."""
 
 
+class InputTypeError(InputError, TypeError):
+    """An argument of a type the call does not take."""
+
+
 class ImageReadError(InputError):
     """The file could not be read as an image; the message names the file and the cause."""
 

@@ -11,3 +11,8 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     n = -(-(length - tile) // stride) + 1
     # Spread the tiles evenly so every overlap is at least ``overlap`` wide.
     return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+
+def tile_count(shape: tuple[int, int], tile: int, overlap: int) -> int:
+    """How many tiles cover an (H, W) image."""
+    return len(tile_starts(shape[0], tile, overlap)) * len(tile_starts(shape[1], tile, overlap))

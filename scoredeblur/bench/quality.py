@@ -10,13 +10,14 @@ from tqdm import tqdm
 from scoredeblur.bench.cases import Case
 from scoredeblur.bench.methods import REGISTRY, Context, Method
 from scoredeblur.bench.metrics import psnr, ssim
+from scoredeblur.progress import disabled
 
 
 def run_quality(cases: list[Case], methods: list[Method], ctx: Context, progress: bool = True,
                 keep_outputs: bool = False) -> dict:
     rows, outputs = [], {}
     jobs = [(c, m) for c in cases for m in methods]
-    for case, method in tqdm(jobs, disable=not progress, desc="quality", unit="run"):
+    for case, method in tqdm(jobs, disable=disabled(progress), desc="quality", unit="run"):
         t0 = time.perf_counter()
         try:
             est = method.fn(case.blurry, case, ctx)

@@ -1,202 +1,40 @@
-"""Command line: ``scoredeblur train`` and ``scoredeblur deblur``."""
+"""``scoredeblur``: deblur photos, train the models.
+
+Exit status: 0 done; 1 some images failed (each reported, the rest written); 2 the command could
+not run as given (a bad argument, input or model: one line says which); 3 an internal error (a bug:
+rerun with --verbose for the traceback and report it).
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from pathlib import Path
 
-import torch
-
-from scoredeblur.batch import deblur_files
-from scoredeblur.config import NetConfig, SDEConfig, TrainConfig
-from scoredeblur.kernels.registry import KERNELS
-from scoredeblur.loops import LOOPS
-from scoredeblur.models.checkpoint import atomic_torch_save, pack_for_inference
-from scoredeblur.physics.radius_net import from_checkpoint, to_checkpoint
-from scoredeblur.sampling.presets import DEFAULT_PRESET, PRESETS
-from scoredeblur.training.radius import train_radius_net
-from scoredeblur.training.score import train
+from scoredeblur.cli.common import run_command, setup_logging
+from scoredeblur.cli.deblur import add_deblur
+from scoredeblur.cli.train import add_pack, add_train, add_train_radius
 from scoredeblur.version import __version__
 
 
-def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="learn the score prior from a folder of sharp images")
-    p.add_argument("--data", required=True, help="folder of sharp training images (searched recursively)")
-    p.add_argument("--out", required=True, help="run folder: checkpoint.pt and loss.jsonl go here")
-    p.add_argument("--steps", type=int, default=TrainConfig.steps, help="train until this step count")
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--patch-size", type=int, default=TrainConfig.patch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
-    p.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
-    p.add_argument("--ema-decay", type=float, default=TrainConfig.ema_decay)
-    p.add_argument("--restore-fraction", type=float, default=TrainConfig.restore_fraction,
-                   help="share of σ draws focused on [σ_min, --restore-sigma-max]")
-    p.add_argument("--restore-sigma-max", type=float, default=TrainConfig.restore_sigma_max)
-    p.add_argument("--save-every", type=int, default=TrainConfig.save_every)
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
-    p.add_argument("--channels", type=int, default=NetConfig.in_channels, choices=(1, 3))
-    p.add_argument("--base-channels", type=int, default=NetConfig.base_channels)
-    p.add_argument("--channel-mults", type=int, nargs="+", default=list(NetConfig.channel_mults))
-    p.add_argument("--num-res-blocks", type=int, default=NetConfig.num_res_blocks)
-    p.add_argument("--attn-levels", type=int, nargs="*", default=None,
-                   help="levels with attention (default: the deepest)")
-    p.add_argument("--precond", choices=("edm", "ncsn"), default=NetConfig.precond)
-    p.add_argument("--sigma-min", type=float, default=SDEConfig.sigma_min)
-    p.add_argument("--sigma-max", type=float, default=SDEConfig.sigma_max)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
-    p.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint.pt exists")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop (saving a checkpoint) after this many minutes, whatever --steps says")
-    p.set_defaults(func=_run_train)
-
-
-def _run_train(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    attn = args.attn_levels if args.attn_levels is not None else [len(args.channel_mults) - 1]
-    net = NetConfig(in_channels=args.channels, base_channels=args.base_channels,
-                    channel_mults=tuple(args.channel_mults), num_res_blocks=args.num_res_blocks,
-                    attn_levels=tuple(attn), precond=args.precond)
-    sde = SDEConfig(sigma_min=args.sigma_min, sigma_max=args.sigma_max)
-    tc = TrainConfig(patch_size=args.patch_size, batch_size=args.batch_size, lr=args.lr,
-                     warmup_steps=args.warmup_steps, ema_decay=args.ema_decay, steps=args.steps,
-                     restore_fraction=args.restore_fraction, restore_sigma_max=args.restore_sigma_max,
-                     seed=args.seed, save_every=args.save_every)
-    max_seconds = None if args.max_minutes is None else 60.0 * args.max_minutes
-    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume,
-                 max_seconds=max_seconds)
-    print(f"checkpoint: {path}")
-    return 0
-
-
-def _add_deblur(sub) -> None:
-    p = sub.add_parser("deblur", help="deblur image files or folders of images")
-    p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
-    p.add_argument("-o", "--out", required=True,
-                   help="output file (one input) or folder (created if needed); outputs keep input names")
-    p.add_argument("--model", default=None, help="checkpoint from `scoredeblur train` (default: the embedded model)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help=f"sampler settings (default: {DEFAULT_PRESET}; with --steps alone: paper)")
-    p.add_argument("--steps", type=int, default=None, help="sampling iterations (the paper: 700)")
-    p.add_argument("--psf-radius", default=None,
-                   help="defocus radius in pixels, or 'local' (default: per-tile estimate), 'global', or "
-                        "'learned' (per-pixel learned map; deconvolves bokeh backgrounds too)")
-    p.add_argument("--noise-std", type=float, default=None, help="photo noise σ in [0, 1] units (default: estimated)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snr", type=float, default=None, help="Langevin corrector signal-to-noise ratio")
-    p.add_argument("--alpha", type=float, default=None, help="step of the paper/gradient consistency")
-    p.add_argument("--lam", type=float, default=None, help="prior weight of the proximal consistency")
-    p.add_argument("--corrector", action=argparse.BooleanOptionalAction, default=None,
-                   help="Langevin corrector on/off (the paper's ablation)")
-    p.add_argument("--consistency", choices=("paper", "gradient", "proximal", "none"), default=None)
-    p.add_argument("--predictor", choices=("reverse_diffusion", "ddim", "hqs"), default=None)
-    p.add_argument("--sigma-start", type=float, default=None,
-                   help="start late from the blurry image at this σ (CCDF) instead of from the prior")
-    p.add_argument("--tile", type=int, default=256,
-                   help="largest square processed in one pass (512: ≈2.5× faster on 481×321, 0.2–0.4 dB lower)")
-    p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
-    p.add_argument("--tile-batch", type=int, default=None, help="tiles per network call (default: 1 on a CPU, 4 on a GPU)")
-    p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse larger images (bomb guard)")
-    p.add_argument("--loop", choices=LOOPS, default="python",
-                   help="python: the reference loop (default); cpp: the whole loop in C++ (whole image, CPU)")
-    p.add_argument("--kernel", choices=KERNELS, default=None,
-                   help="fuse every element-wise update of the Python loop into one kernel of this kind")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default=None)
-    p.set_defaults(func=_run_deblur)
-
-
-def _run_deblur(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    radius = args.psf_radius
-    if radius is not None and radius not in ("local", "global", "learned"):
-        try:
-            radius = float(radius)
-        except ValueError:
-            raise ValueError(f"--psf-radius must be a number, 'local', 'global' or 'learned', not {radius!r}") from None
-    options = dict(steps=args.steps, preset=args.preset, seed=args.seed, psf_radius=radius,
-                   noise_std=args.noise_std, tile=args.tile, overlap=args.overlap,
-                   tile_batch=args.tile_batch, device=args.device, loop=args.loop, kernel=args.kernel)
-    sampler = dict(snr=args.snr, alpha=args.alpha, lam=args.lam, corrector=args.corrector,
-                   predictor=args.predictor, sigma_start=args.sigma_start)
-    options.update({k: v for k, v in sampler.items() if v is not None})
-    if args.consistency is not None:  # "none" switches the step off
-        options["consistency"] = None if args.consistency == "none" else args.consistency
-    report = deblur_files(args.inputs, args.out, model=args.model, overwrite=args.overwrite,
-                          recursive=args.recursive, max_pixels=args.max_pixels, **options)
-    for src, reason in report.failed:
-        print(f"scoredeblur: FAILED {src}: {reason}", file=sys.stderr)
-    print(f"{len(report.written)} written, {len(report.failed)} failed")
-    return 1 if report.failed else 0
-
-
-def _add_pack(sub) -> None:
-    p = sub.add_parser("pack", help="turn a training checkpoint into inference weights (EMA, fp16)")
-    p.add_argument("checkpoint")
-    p.add_argument("-o", "--out", required=True)
-    p.add_argument("--fp32", action="store_true", help="keep float32 weights")
-    p.add_argument("--write-sha256", action="store_true", help="also write OUT.sha256 (for the embedded model)")
-    p.set_defaults(func=_run_pack)
-
-
-def _run_pack(args) -> int:
-    digest = pack_for_inference(args.checkpoint, args.out, fp16=not args.fp32)
-    if args.write_sha256:
-        Path(str(args.out) + ".sha256").write_text(f"{digest}  {Path(args.out).name}\n")
-    print(f"{args.out}: sha256 {digest}")
-    return 0
-
-
-def _add_train_radius(sub) -> None:
-    p = sub.add_parser("train-radius", help="learn the local defocus-radius estimator from sharp images")
-    p.add_argument("--data", required=True, help="folder of sharp training images (searched recursively)")
-    p.add_argument("--out", required=True, help="run folder: radius_net.pt and radius_loss.jsonl go here")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--crop", type=int, default=96)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
-    p.add_argument("--no-resume", action="store_true", help="start over even if OUT/radius_net.pt exists")
-    p.add_argument("--ship", metavar="FILE", default=None,
-                   help="when done, also write the bare weights (no optimiser state) to FILE")
-    p.set_defaults(func=_run_train_radius)
-
-
-def _run_train_radius(args) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    path = train_radius_net(args.data, args.out, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
-                            seed=args.seed, resume=not args.no_resume)
-    print(f"checkpoint: {path}")
-    if args.ship:
-        ckpt = torch.load(path, weights_only=True)
-        atomic_torch_save(to_checkpoint(from_checkpoint(ckpt), step=ckpt["step"]), args.ship)
-        print(f"weights: {args.ship}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scoredeblur", description=__doc__)
+    parser = argparse.ArgumentParser(prog="scoredeblur", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"scoredeblur {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress bars")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="more detail, tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    _add_deblur(sub)
-    _add_pack(sub)
-    _add_train_radius(sub)
+    add_train(sub)
+    add_deblur(sub)
+    add_pack(sub)
+    add_train_radius(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"scoredeblur: error: {exc}", file=sys.stderr)
-        return 2
+    setup_logging(args.quiet, args.verbose)
+    return run_command(args.func, args, logging.getLogger("scoredeblur"), args.verbose)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from scoredeblur import arguments
 from scoredeblur.engine.aoti import AotiScore
 from scoredeblur.engine.onnx_runtime import OnnxRuntimeScore
 from scoredeblur.errors import CheckpointError
@@ -28,14 +29,14 @@ def get_model(model: str | os.PathLike | Preconditioner | None = None, device: s
     """The embedded default (checksum-verified), a checkpoint (.pt), ONNX export (.onnx) or
     AOTInductor package (.pt2) path, or a score-model object as given (anything with ``score``,
     ``config``, ``sde_config``, ``device``). Models loaded from files are cached per file and device."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = arguments.device(device)
     if model is not None and not isinstance(model, (str, os.PathLike)):
         return model.to(device)
     suffix = Path(model).suffix.lower() if model is not None else ""
     if suffix == ".onnx":
         return OnnxRuntimeScore(model)
     if suffix == ".pt2":
-        return AotiScore(model, device)
+        return AotiScore(model, str(device))
     if model is None:
         path = Path(str(default_model_path()))
         if not path.is_file():

@@ -1,14 +1,21 @@
-"""Image files in and out: 8- and 16-bit PNG, JPEG, TIFF (plus BMP/WebP through Pillow).
+"""Image files in and out: 8- and 16-bit PNG, JPEG, TIFF (plus BMP/WebP through Pillow), float TIFF.
 
 Pillow does the decoding and EXIF orientation. Two gaps in Pillow are filled by well-kept
-libraries: 16-bit *colour* PNG (Pillow reduces it to 8 bits) goes through pypng, and 16-bit TIFF
-through tifffile. Writes are atomic (temporary file + rename) and never replace a file unless asked.
+libraries: 16-bit *colour* PNG (Pillow reduces it to 8 bits) goes through pypng, and 16-bit and
+float TIFF through tifffile; pypng reads and writes no ICC profile, so its iCCP chunk is handled
+here. Writes are atomic and exclusive: the image is written to a temporary file beside the target
+and then linked to its name, which fails if the name exists (two writers cannot both "create" the
+same output), or renamed over it when replacing is asked for. Outputs get the permissions a
+normal file creation would (0666 less the umask). Multi-frame files are refused, not cut.
 """
 from __future__ import annotations
 
+import errno
 import os
+import struct
 import tempfile
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +29,12 @@ from scoredeblur.errors import ImageReadError, ImageWriteError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; raise it per call when you mean it
-
-
-
-
+TEMP_MARK = ".scoredeblur-tmp"     # in every temporary's name, so leftovers of a killed run can be found
+FLOAT_SUFFIXES = {".tif", ".tiff"}
+ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}
+EIGHT_BIT_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".webp"}
+# EXIF orientation → (number of 90° turns counter-clockwise after an optional left-right flip)
+_ORIENTATION = {2: (True, 0), 3: (False, 2), 4: (True, 2), 5: (True, 1), 6: (False, 3), 7: (True, 3), 8: (False, 1)}
 
 
 @dataclass
@@ -73,7 +82,7 @@ def _read_16bit_special(path: Path, max_pixels: int) -> ImageData | None:
         _check_size(path, w, h, max_pixels)
         planes = info["planes"]
         arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, planes)
-        return ImageData(arr)
+        return ImageData(arr, icc_profile=_png_icc(path))
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         import tifffile
 
@@ -81,12 +90,52 @@ def _read_16bit_special(path: Path, max_pixels: int) -> ImageData | None:
             page = tif.pages[0]
             if page.bitspersample <= 8:
                 return None  # Pillow handles 8-bit TIFF and its orientation tag
+            if len(tif.pages) > 1:
+                raise ImageReadError(f"{path}: holds {len(tif.pages)} pages; scoredeblur reads single images: "
+                                     "extract the page you want first")
             h, w = page.shape[:2]
             _check_size(path, w, h, max_pixels)
-            arr = page.asarray()
+            arr = _orient(page.asarray(), page.tags.get(274))
             icc = page.tags.get(34675)
-            return ImageData(arr, icc_profile=bytes(icc.value) if icc else None)
+            return ImageData(np.ascontiguousarray(arr), icc_profile=bytes(icc.value) if icc else None)
     return None
+
+
+def _orient(arr: np.ndarray, tag) -> np.ndarray:
+    """Apply a TIFF/EXIF orientation tag, so that the pixels come out upright (tag 1)."""
+    flip, turns = _ORIENTATION.get(int(tag.value) if tag is not None else 1, (False, 0))
+    if flip:
+        arr = arr[:, ::-1]
+    return np.rot90(arr, turns) if turns else arr
+
+
+def _png_chunks(data: bytes):
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        yield kind, data[pos + 8:pos + 8 + length], pos
+        pos += 12 + length
+
+
+def _png_icc(path: Path) -> bytes | None:
+    """The ICC profile of a PNG's iCCP chunk (name, NUL, compression method 0, zlib data)."""
+    for kind, body, _ in _png_chunks(path.read_bytes()):
+        if kind == b"iCCP":
+            name_end = body.index(b"\0")
+            return zlib.decompress(body[name_end + 2:])
+        if kind == b"IDAT":
+            return None
+    return None
+
+
+def _png_add_icc(path: str, icc: bytes) -> None:
+    """Insert an iCCP chunk right after IHDR (where the PNG specification wants it)."""
+    data = Path(path).read_bytes()
+    kind, body, pos = next(_png_chunks(data))
+    end = pos + 12 + len(body)
+    payload = b"ICC profile\0\0" + zlib.compress(icc)
+    chunk = struct.pack(">I", len(payload)) + b"iCCP" + payload + struct.pack(">I", zlib.crc32(b"iCCP" + payload))
+    Path(path).write_bytes(data[:end] + chunk + data[end:])
 
 
 def _read_pillow(path: Path, max_pixels: int) -> ImageData:
@@ -96,6 +145,10 @@ def _read_pillow(path: Path, max_pixels: int) -> ImageData:
         raise ImageReadError(f"{path}: not a recognised image format") from exc
     with im:
         _check_size(path, im.width, im.height, max_pixels)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            raise ImageReadError(f"{path}: holds {frames} frames (an animation or a multi-page file); "
+                                 "scoredeblur reads single images: extract the frame you want first")
         try:
             im.load()
         except OSError as exc:
@@ -116,35 +169,52 @@ def _read_pillow(path: Path, max_pixels: int) -> ImageData:
     return ImageData(np.ascontiguousarray(arr), icc_profile=icc, exif=exif_bytes)
 
 
-def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: bytes | None = None,
-                exif: bytes | None = None, overwrite: bool = False, quality: int = 95) -> Path:
-    """Write atomically. uint8 any format; uint16 to PNG or TIFF (JPEG is reduced to 8 bits, with a warning)."""
+def check_writable(path: str | os.PathLike, dtype, channels: int, *, overwrite: bool = False) -> Path:
+    """Refuse, before any work, an output that could not hold the result: an unknown format, a
+    float image in a format without float pixels, alpha in JPEG/BMP, an existing file (unless
+    ``overwrite``), a missing or read-only folder."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageWriteError(f"{path}: unsupported output format {suffix!r} (use one of {sorted(IMAGE_SUFFIXES)})")
+    if np.issubdtype(np.dtype(dtype), np.floating) and suffix not in FLOAT_SUFFIXES:
+        raise ImageWriteError(f"{path}: the result is a float image; only TIFF holds float pixels "
+                              "(write .tif, or convert the input to 8 or 16 bits)")
+    if channels in (2, 4) and suffix not in ALPHA_SUFFIXES:
+        raise ImageWriteError(f"{path}: {suffix} cannot hold an alpha channel; write PNG, TIFF or WebP")
     if path.exists() and not overwrite:
         raise ImageWriteError(f"{path}: exists; refusing to overwrite (pass overwrite=True / --overwrite)")
     if not path.parent.is_dir():
         raise ImageWriteError(f"{path}: output folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise ImageWriteError(f"{path}: output folder {path.parent} is not writable")
+    return path
+
+
+def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: bytes | None = None,
+                exif: bytes | None = None, overwrite: bool = False, quality: int = 95) -> Path:
+    """Write atomically and exclusively. uint8 any format; uint16 to PNG or TIFF (JPEG, BMP and WebP
+    get a reduced 8-bit copy, with a warning); float32 to TIFF."""
     pixels = np.asarray(pixels)
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise ImageWriteError(f"{path}: pixels must be uint8 or uint16, got {pixels.dtype}")
-    if pixels.dtype == np.uint16 and suffix in (".jpg", ".jpeg", ".bmp", ".webp"):
+    channels = pixels.shape[2] if pixels.ndim == 3 else 1
+    path = check_writable(path, pixels.dtype, channels, overwrite=overwrite)
+    suffix = path.suffix.lower()
+    if pixels.dtype not in (np.uint8, np.uint16) and not (pixels.dtype == np.float32 and suffix in FLOAT_SUFFIXES):
+        raise ImageWriteError(f"{path}: pixels must be uint8 or uint16 (or float32 for TIFF), got {pixels.dtype}")
+    if pixels.dtype == np.uint16 and suffix in EIGHT_BIT_SUFFIXES:
         warnings.warn(f"{path}: {suffix} holds 8 bits per channel; writing a reduced 8-bit copy", stacklevel=2)
         pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise ImageWriteError(f"{path}: output folder {path.parent} is not writable ({exc.strerror})") from exc
     os.close(fd)
     try:
         _encode(tmp, suffix, pixels, icc_profile, exif, quality)
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
+        _publish(tmp, path, overwrite)
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -154,9 +224,77 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: byt
     return path
 
 
+def _publish(tmp: str, path: Path, overwrite: bool) -> None:
+    """Give the finished temporary its name: replace when asked, else create exclusively."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic, and fails if the name exists: no check-then-rename race
+    except FileExistsError:
+        raise ImageWriteError(f"{path}: exists (written by someone else meanwhile); refusing to overwrite") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # No hard links on this file system: claim the name with an exclusive create instead.
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            raise ImageWriteError(f"{path}: exists (written by someone else meanwhile); "
+                                  "refusing to overwrite") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it (and put it back at once)
+    os.umask(mask)
+    return mask
+
+
+def write_array(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False) -> Path:
+    """``np.save`` with the same guarantees as ``write_image``: atomic, exclusive, normal permissions."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise ImageWriteError(f"{path}: arrays are written as .npy")
+    if path.exists() and not overwrite:
+        raise ImageWriteError(f"{path}: exists; refusing to overwrite (pass overwrite=True / --overwrite)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array)
+        os.chmod(tmp, 0o666 & ~_umask())
+        _publish(tmp, path, overwrite)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries an interrupted run left in ``folder`` (recognised by their mark)."""
+    removed = []
+    folder = Path(folder)
+    if folder.is_dir():
+        for p in folder.glob(f".*{TEMP_MARK}.*"):
+            if p.is_file():
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
 def _encode(tmp: str, suffix: str, pixels: np.ndarray, icc, exif, quality: int) -> None:
     colour = pixels.ndim == 3
-    if pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
+    if pixels.dtype != np.uint8 and suffix in (".tif", ".tiff"):
         import tifffile
 
         tifffile.imwrite(tmp, pixels, photometric="rgb" if colour and pixels.shape[2] >= 3 else "minisblack",
@@ -168,6 +306,8 @@ def _encode(tmp: str, suffix: str, pixels: np.ndarray, icc, exif, quality: int) 
         h, w, c = pixels.shape
         mode = {2: "LA", 3: "RGB", 4: "RGBA"}[c]
         png.from_array(pixels.reshape(h, w * c), f"{mode};16").save(tmp)
+        if icc:
+            _png_add_icc(tmp, icc)
         return
     im = Image.fromarray(pixels)  # uint8 L/LA/RGB/RGBA, or uint16 grey as I;16
     kwargs = {}

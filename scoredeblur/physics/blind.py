@@ -61,6 +61,20 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
     return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
 
 
+def check_psf_radius(psf_radius) -> None:
+    """What can be checked of ``psf_radius`` without the image: its type, a number's range, a mode's name."""
+    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) and np.ndim(psf_radius) > 0:
+        return  # a map: checked against the image
+    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) or (isinstance(psf_radius, numbers.Real)
+                                                                and not isinstance(psf_radius, bool)):
+        radius = float(psf_radius)
+        if not np.isfinite(radius) or radius < 0:
+            raise InputError(f"psf_radius must be a finite number >= 0, got {radius}")
+        return
+    if psf_radius is not None and psf_radius not in MODES:
+        raise InputError(f"psf_radius must be a number, an H×W map, one of {MODES} or None; got {psf_radius!r}")
+
+
 def check_radius(radius: float, h: int, w: int) -> float:
     """A given radius must be finite, >= 0 and smaller than the image (a disk wider than the photo
     leaves nothing to recover, and its kernel would not fit in memory)."""

@@ -8,6 +8,7 @@ form for each candidate, β from a small grid. Noise: scikit-image's wavelet MAD
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -24,7 +25,10 @@ _BETAS = (1.6, 2.0, 2.4, 2.8)
 def estimate_noise(img: np.ndarray) -> float:
     """σ_n of additive noise (MAD of the finest wavelet band), averaged over channels."""
     img = np.asarray(img, dtype=np.float64)
-    return float(estimate_sigma(img, channel_axis=-1 if img.ndim == 3 else None, average_sigmas=True))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a flat image has an empty detail band
+        sigma = float(estimate_sigma(img, channel_axis=-1 if img.ndim == 3 else None, average_sigmas=True))
+    return sigma if np.isfinite(sigma) else 0.0  # a flat image: no detail, so no measurable noise
 
 
 def luma(img: np.ndarray) -> np.ndarray:

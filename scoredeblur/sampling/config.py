@@ -1,10 +1,15 @@
 """The sampler's settings: one frozen dataclass that every loop (reference, fused, C++) reads."""
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
+
+from scoredeblur.errors import InputError
 
 CONSISTENCIES = (None, "paper", "gradient", "proximal")
 PREDICTORS = ("reverse_diffusion", "ddim", "hqs")
+MAX_STEPS = 10_000   # 14 × the paper's 700; beyond this a call runs for days without gaining anything
 
 
 @dataclass(frozen=True)
@@ -21,16 +26,30 @@ class SamplerConfig:
     sigma_start: float | None = None   # None: start from the prior at σ_max, as the paper does (else CCDF)
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral):
+            raise InputError(f"steps must be a whole number, got {self.steps!r}")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise InputError(f"steps must be in 1..{MAX_STEPS:,}, got {self.steps}")
+        object.__setattr__(self, "steps", int(self.steps))
         if self.consistency not in CONSISTENCIES:
-            raise ValueError(f"unknown consistency {self.consistency!r}; choose one of {CONSISTENCIES}")
+            raise InputError(f"unknown consistency {self.consistency!r}; choose one of {CONSISTENCIES}")
         if self.predictor not in PREDICTORS:
-            raise ValueError(f"unknown predictor {self.predictor!r}; choose one of {PREDICTORS}")
+            raise InputError(f"unknown predictor {self.predictor!r}; choose one of {PREDICTORS}")
+        if not isinstance(self.corrector, bool):
+            raise InputError(f"corrector must be True or False, got {self.corrector!r}")
+        for name in ("snr", "alpha", "lam", "noise_std", "eta") + (("sigma_start",) if self.sigma_start is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
         if not 0.0 <= self.alpha <= 1.0 or not 0.0 <= self.eta <= 1.0:
-            raise ValueError(f"alpha and eta must be in [0, 1], got {self.alpha}, {self.eta}")
-        if self.snr <= 0 or self.lam <= 0 or self.noise_std <= 0:
-            raise ValueError("snr, lam and noise_std must be positive")
+            raise InputError(f"alpha and eta must be in [0, 1], got {self.alpha}, {self.eta}")
+        if self.snr <= 0 or self.lam <= 0:
+            raise InputError(f"snr and lam must be positive, got {self.snr}, {self.lam}")
+        if not 0 < self.noise_std < 1:
+            raise InputError(f"noise_std must be in (0, 1) (pixel units, white = 1), got {self.noise_std}")
+        if self.sigma_start is not None and self.sigma_start <= 0:
+            raise InputError(f"sigma_start must be positive, got {self.sigma_start}")
 
     @property
     def nfe(self) -> int:

@@ -23,6 +23,7 @@ from scoredeblur.physics.degrade import sensor
 from scoredeblur.physics.estimate import luma
 from scoredeblur.physics.radius_net import RadiusNet, RadiusNetConfig, from_checkpoint, soft_targets, to_checkpoint
 from scoredeblur.physics.varying import VaryingDefocusBlur
+from scoredeblur.progress import disabled
 from scoredeblur.training.data import load_image_folder
 
 CHECKPOINT_NAME = "radius_net.pt"
@@ -128,7 +129,7 @@ class RadiusTrainer:
 
     def fit(self, save_every: int = 100, progress: bool = True) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=self.steps, initial=self.step, disable=not progress, desc="train-radius", unit="step")
+        bar = tqdm(total=self.steps, initial=self.step, disable=disabled(progress), desc="train-radius", unit="step")
         with open(self.out_dir / "radius_loss.jsonl", "a") as log:
             running, t0 = None, time.perf_counter()
             while self.step < self.steps:

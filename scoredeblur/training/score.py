@@ -19,6 +19,7 @@ from scoredeblur.config import NetConfig, SDEConfig, TrainConfig, from_dict, to_
 from scoredeblur.models.checkpoint import atomic_torch_save, build_model, make_checkpoint, read_checkpoint
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, count_parameters
+from scoredeblur.progress import disabled
 from scoredeblur.sampling.sde import VESDE
 from scoredeblur.training.data import PatchSampler, load_image_folder
 
@@ -108,7 +109,7 @@ class Trainer:
         t_start = time.perf_counter()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.out_dir / LOG_NAME
-        bar = tqdm(total=until, initial=self.step, disable=not progress, desc="train", unit="step")
+        bar = tqdm(total=until, initial=self.step, disable=disabled(progress), desc="train", unit="step")
         running, t_last = None, time.perf_counter()
         with open(log_path, "a") as log:
             while self.step < until:

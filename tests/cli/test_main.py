@@ -99,3 +99,121 @@ def test_train_command_writes_a_resumable_checkpoint(tmp_path, images, capsys):
     assert main(args[:6] + ["4"] + args[7:]) == 0
     assert "resumed from" in capsys.readouterr().out
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--out", str(run)]) == 2
+
+
+@pytest.mark.parametrize("name", ["out.xyz", "out.jgp", "x.gif"])
+def test_an_unknown_output_suffix_is_refused_not_taken_for_a_folder(images, tmp_path, tiny_model_path, capsys, name):
+    code = main(["deblur", str(images / "img0.png"), "-o", str(tmp_path / name), "--model", str(tiny_model_path), *FAST])
+    assert code == 2 and "no image format" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--device", "nope"], "not a device name"),
+    (["--noise-std", "nan"], "noise_std must be a finite number"),
+    (["--lam", "nan"], "lam must be a finite number"),
+    (["--steps", "1000000"], "steps must be in"),
+])
+def test_bad_arguments_exit_2_with_one_line(images, tmp_path, tiny_model_path, capsys, args, match):
+    code = main(["deblur", str(images), "-o", str(tmp_path / "o"), "--model", str(tiny_model_path), "--tile", "32", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not any((tmp_path / "o").glob("*.png"))
+
+
+def test_argument_types_are_checked_by_the_parser(images, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["deblur", str(images), "-o", str(tmp_path / "o"), "--threads", "-1"])
+    assert exc.value.code == 2 and "whole number >= 1" in capsys.readouterr().err
+
+
+def test_an_internal_error_is_distinguishable(images, tmp_path, tiny_model_path, capsys, monkeypatch):
+    import scoredeblur.cli.deblur as cli_deblur
+
+    def broken(*a, **k):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli_deblur, "deblur_files", broken)
+    code = main(["deblur", str(images), "-o", str(tmp_path / "o"), "--model", str(tiny_model_path)])
+    err = capsys.readouterr().err
+    assert code == 3 and "internal error: KeyError" in err and "Traceback" not in err
+
+
+def test_a_float_tiff_is_refused_before_the_work_when_the_output_cannot_hold_it(tmp_path, tiny_model_path,
+                                                                               capsys, monkeypatch, rng):
+    import scoredeblur.batch as batch
+
+    src = write_image(tmp_path / "f.tif", rng.random((20, 24, 3)).astype(np.float32))
+    calls = []
+    monkeypatch.setattr(batch, "deblur", lambda *a, **k: calls.append(1))
+    code = main(["deblur", str(src), "-o", str(tmp_path / "f.png"), "--model", str(tiny_model_path), *FAST])
+    assert code == 1 and "only TIFF holds float pixels" in capsys.readouterr().err and not calls
+
+
+def test_float_tiff_in_float_tiff_out(tmp_path, tiny_model_path, rng):
+    src = write_image(tmp_path / "f.tif", rng.random((20, 24, 3)).astype(np.float32))
+    assert main(["deblur", str(src), "-o", str(tmp_path / "out.tif"), "--model", str(tiny_model_path), *FAST]) == 0
+    assert read_image(tmp_path / "out.tif").pixels.dtype == np.float32
+
+
+def test_rerun_skips_finished_outputs_and_cleans_leftovers(images, tmp_path, tiny_model_path, capsys):
+    import json
+
+    from scoredeblur.io.images import TEMP_MARK
+
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    out.mkdir()
+    (out / f".img1{TEMP_MARK}.x.png").write_bytes(b"")  # left by a killed run
+    base = ["deblur", str(images), "-o", str(out), "--model", str(tiny_model_path), *FAST, "--report", str(report)]
+    from scoredeblur.batch import collect_inputs, in_shard
+
+    files = collect_inputs([images])
+    shard = next(f"{k}/3" for k in (1, 2, 3) if 0 < sum(in_shard(f, (k, 3)) for f in files) < 3)
+    assert main(base + ["--shard", shard]) == 0
+    first = sorted(p.name for p in out.iterdir())
+    assert not any(TEMP_MARK in n for n in first) and 0 < len(first) < 3
+    before = {n: (out / n).stat().st_mtime_ns for n in first}
+    capsys.readouterr()
+    assert main(base + ["--skip-existing", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["skipped"] == len(first) and summary["written"] == 3 - len(first)
+    assert sorted(p.name for p in out.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert all((out / n).stat().st_mtime_ns == t for n, t in before.items())  # finished ones untouched
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [r["status"] for r in lines].count("skipped") == len(first)
+    assert [r["status"] for r in lines].count("written") == 3
+    assert all({"input", "output", "status", "error", "radius_min", "radius_max", "noise_std", "nfe", "seconds"}
+               <= set(r) for r in lines)
+
+
+def test_shards_split_the_inputs_stably_and_completely(images):
+    from scoredeblur.batch import collect_inputs, in_shard, parse_shard
+
+    files = collect_inputs([images])
+    shares = [[f for f in files if in_shard(f, parse_shard(f"{k}/3"))] for k in (1, 2, 3)]
+    assert sorted(sum(shares, [])) == sorted(files)
+    with pytest.raises(ValueError, match="K/N"):
+        parse_shard("2of3")
+    with pytest.raises(ValueError, match="1 <= K <= N"):
+        parse_shard("4/3")
+
+
+def test_json_summary_radius_map_and_comparison_outputs(images, tmp_path, tiny_model_path, capsys):
+    import json
+
+    out = tmp_path / "o"
+    code = main(["deblur", str(images / "img0.png"), "-o", str(out / "r.png"), "--model", str(tiny_model_path),
+                 "--preset", "fast", "--psf-radius", "2", "--tile", "32", "--save-radius-map", "--save-comparison",
+                 "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] == 1 and summary["images"][0]["radius_max"] == 2.0
+    rmap = np.load(out / "r.radius.npy")
+    assert rmap.shape == (20, 24) and np.all(rmap == 2.0)
+    assert read_image(out / "r.radius.png").pixels.shape == (20, 24, 3)
+    assert read_image(out / "r.compare.png").pixels.shape == (20, 24 * 3 + 16, 3)
+    given = tmp_path / "map.npy"
+    np.save(given, np.tile(np.linspace(0.5, 3.0, 24), (20, 1)))
+    code = main(["deblur", str(images / "img0.png"), "-o", str(out / "m.png"), "--model", str(tiny_model_path),
+                 "--preset", "fast", "--psf-radius-map", str(given), "--tile", "32", "--save-radius-map"])
+    assert code == 0 and np.allclose(np.load(out / "m.radius.npy"), np.load(given))

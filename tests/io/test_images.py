@@ -1,8 +1,20 @@
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from scoredeblur.io.images import ImageReadError, ImageWriteError, read_image, write_image
+from scoredeblur.io.images import (
+    TEMP_MARK,
+    ImageReadError,
+    ImageWriteError,
+    check_writable,
+    read_image,
+    remove_stale_temporaries,
+    write_array,
+    write_image,
+)
 
 
 def _img(rng, shape, dtype):
@@ -90,10 +102,108 @@ def test_writes_are_atomic_and_never_clobber(tmp_path, rng):
     assert np.array_equal(read_image(target).pixels, arr)
     with pytest.raises(ImageWriteError, match="does not exist"):
         write_image(tmp_path / "nope" / "a.png", arr)
-    with pytest.raises(ImageWriteError, match="uint8 or uint16"):
+    with pytest.raises(ImageWriteError, match="only TIFF holds float pixels"):
         write_image(tmp_path / "f.png", arr.astype(np.float32))
+    with pytest.raises(ImageWriteError, match="uint8 or uint16"):
+        write_image(tmp_path / "f.png", arr.astype(np.int32))
     with pytest.raises(ImageWriteError, match="unsupported output format"):
         write_image(tmp_path / "a.xyz", arr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]  # no temporary left behind
     write_image(target, arr[::-1], overwrite=True)
     assert np.array_equal(read_image(target).pixels, arr[::-1])
+
+
+def test_concurrent_writers_of_one_output_cannot_both_succeed(tmp_path, rng):
+    """Exclusive creation: of eight writers racing for one name exactly one wins, and the file is
+    the winner's image, whole."""
+    import threading
+
+    target = tmp_path / "race.png"
+    images = [_img(rng, (64, 64, 3), np.uint8) for _ in range(8)]
+    results: list = [None] * 8
+    start = threading.Barrier(8)
+
+    def write(i):
+        start.wait()
+        try:
+            write_image(target, images[i])
+            results[i] = "ok"
+        except ImageWriteError as exc:
+            results[i] = str(exc)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    winners = [i for i, r in enumerate(results) if r == "ok"]
+    assert len(winners) == 1, results
+    assert all("exists" in r for r in results if r != "ok")
+    assert np.array_equal(read_image(target).pixels, images[winners[0]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.png"]
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_outputs_get_the_permissions_of_a_normal_write(tmp_path, rng, umask, mode):
+    old = os.umask(umask)
+    try:
+        path = write_image(tmp_path / "a.png", _img(rng, (8, 8, 3), np.uint8))
+        arr = write_array(tmp_path / "a.npy", np.zeros(3))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert stat.S_IMODE(arr.stat().st_mode) == mode
+
+
+def test_stale_temporaries_are_found_and_removed(tmp_path, rng):
+    write_image(tmp_path / "keep.png", _img(rng, (8, 8, 3), np.uint8))
+    (tmp_path / f".photo{TEMP_MARK}.abc123.png").write_bytes(b"")  # what a kill -9 leaves
+    (tmp_path / ".unrelated.png").write_bytes(b"x")
+    removed = remove_stale_temporaries(tmp_path)
+    assert [p.name for p in removed] == [f".photo{TEMP_MARK}.abc123.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".unrelated.png", "keep.png"]
+
+
+def test_16bit_tiff_orientation_is_applied(tmp_path, rng):
+    import tifffile
+
+    arr = _img(rng, (6, 10, 3), np.uint16)
+    path = tmp_path / "rot.tif"
+    tifffile.imwrite(path, arr, photometric="rgb", extratags=[(274, "H", 1, 6, False)])  # 6: rotate 90° CW
+    got = read_image(path).pixels
+    assert got.shape == (10, 6, 3)
+    assert np.array_equal(got, np.rot90(arr, 3))
+
+
+def test_16bit_colour_png_keeps_its_icc_profile(tmp_path, rng):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    arr = _img(rng, (8, 9, 3), np.uint16)
+    path = write_image(tmp_path / "c16.png", arr, icc_profile=icc)
+    data = read_image(path)
+    assert data.pixels.dtype == np.uint16 and np.array_equal(data.pixels, arr)
+    assert data.icc_profile == icc
+
+
+def test_multi_frame_files_are_refused_not_cut(tmp_path, rng):
+    import tifffile
+    from PIL import Image
+
+    frames = [Image.fromarray(_img(rng, (8, 8, 3), np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match="3 frames"):
+        read_image(tmp_path / "anim.gif")
+    tifffile.imwrite(tmp_path / "pages.tif", _img(rng, (2, 8, 8), np.uint16))
+    with pytest.raises(ImageReadError, match="2 pages"):
+        read_image(tmp_path / "pages.tif")
+
+
+def test_float_images_round_trip_through_tiff_only(tmp_path, rng):
+    arr = rng.random((8, 9, 3)).astype(np.float32)
+    path = write_image(tmp_path / "f.tif", arr)
+    assert np.array_equal(read_image(path).pixels, arr)
+    with pytest.raises(ImageWriteError, match="only TIFF"):
+        check_writable(tmp_path / "f.png", np.float32, 3)
+    with pytest.raises(ImageWriteError, match="alpha"):
+        check_writable(tmp_path / "a.jpg", np.uint8, 4)
