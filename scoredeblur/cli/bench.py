@@ -1,4 +1,7 @@
-"""``scoredeblur-bench quality|speed|all``: the benchmark every quality and speed claim rests on."""
+"""``scoredeblur-bench quality|speed|real|all``: the benchmark every quality and speed claim rests on.
+
+quality: synthetic defocus cases from clean images; real: real defocused photos against aligned
+all-in-focus targets (``--pairs DIR`` with blur/ and sharp/); speed: engines and whole calls."""
 from __future__ import annotations
 
 import argparse
@@ -12,15 +15,23 @@ import torch
 from scoredeblur.bench.cases import DEFAULT_DEV_DIR, Degradation, build_cases, list_images, save_case
 from scoredeblur.bench.methods import REGISTRY, Context, available
 from scoredeblur.bench.quality import run_quality, tune_classical
+from scoredeblur.bench.real import BORDER, load_pairs, real_crops, real_markdown, run_real
+from scoredeblur.bench.real import METHODS as REAL_METHODS
 from scoredeblur.bench.report import compare, plot_curves, quality_markdown, save_crops, speed_markdown, write_json
 from scoredeblur.bench.speed import ENGINES, machine_info, preset_seconds, run_speed
 
 DEFAULT_WEIGHTS = DEFAULT_DEV_DIR.parents[1] / "weights"
+DEFAULT_PAIRS = DEFAULT_DEV_DIR.parent / "real_pairs" / "dpdd_dev"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scoredeblur-bench", description=__doc__)
-    p.add_argument("what", choices=("quality", "speed", "all"))
+    p.add_argument("what", choices=("quality", "speed", "real", "all"))
+    p.add_argument("--pairs", default=str(DEFAULT_PAIRS), help="real pairs folder with blur/ and sharp/ "
+                   "(default: ../shared/data/real_pairs/dpdd_dev)")
+    p.add_argument("--scale", type=float, default=1.0, help="real pairs: resize both images by this factor first")
+    p.add_argument("--real-methods", nargs="+", default=["input", "wiener_oracle", "sd_fast", "sd_balanced"],
+                   choices=REAL_METHODS, help="methods of the real-pair benchmark")
     p.add_argument("--images", default=None, help="folder of clean images (default: ../shared/data/dev if present, "
                    "else scikit-image's sample images)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images")
@@ -78,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.what in ("quality", "all"):
             md.append(_quality(args, out, results))
+        if args.what == "real":
+            md.append(_real(args, out, results))
         if args.what in ("speed", "all"):
             speed = run_speed(args.engines, args.speed_sizes, args.speed_steps, args.model, args.device,
                               paper_steps=args.steps, threads=args.threads, out_dir=out)
@@ -96,6 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         print(diff)
     print(f"wrote {out / 'results.json'} and {out / 'report.md'}")
     return 0
+
+
+def _real(args, out: Path, results: dict) -> str:
+    pairs = load_pairs(args.pairs, args.limit, args.scale)
+
+    def say(image, method, row):
+        print(f"  {image} {method}: {row['gain']:+.2f} dB ({row['seconds']:.1f} s)", file=sys.stderr)
+
+    res = run_real(pairs, args.real_methods, model=args.model, weights_dir=Path(args.weights), device=args.device,
+                   seed=args.seed, keep_outputs=True, progress=say)
+    results["real"] = {"summary": res["summary"], "rows": res["rows"], "pairs": args.pairs, "scale": args.scale}
+    ours = next((m for m in ("sd_balanced", "sd_fast", "sd_quality") if m in args.real_methods), args.real_methods[-1])
+    real_crops(pairs, res["outputs"], ours, out / "real_crops.png")
+    return real_markdown(res, args.pairs, args.scale, BORDER)
 
 
 def _quality(args, out: Path, results: dict) -> str:
