@@ -22,7 +22,9 @@ def add_deblur(sub) -> None:
     p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     p.add_argument("-o", "--out", required=True,
                    help="output file (one input) or folder (created if needed); outputs keep input names")
-    p.add_argument("--model", default=None, help="checkpoint from `scoredeblur train` (default: the embedded model)")
+    p.add_argument("--model", default=None,
+                   help="checkpoint from `scoredeblur train`, .onnx or .pt2 (default: the embedded model, learned "
+                        "from BSDS500 images: research and educational terms, see docs/MODEL_CARD.md)")
     p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help=f"sampler settings (default: {DEFAULT_PRESET}; with --steps alone: paper)")
     p.add_argument("--steps", type=positive_int, default=None, help="sampling iterations (the paper: 700)")

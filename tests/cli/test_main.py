@@ -217,3 +217,27 @@ def test_json_summary_radius_map_and_comparison_outputs(images, tmp_path, tiny_m
     code = main(["deblur", str(images / "img0.png"), "-o", str(out / "m.png"), "--model", str(tiny_model_path),
                  "--preset", "fast", "--psf-radius-map", str(given), "--tile", "32", "--save-radius-map"])
     assert code == 0 and np.allclose(np.load(out / "m.radius.npy"), np.load(given))
+
+
+def test_sigterm_stops_cleanly(images, tmp_path, tiny_model_path):
+    """A run stopped by SIGTERM (a job scheduler, ``kill``) exits 130 and leaves no temporary."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from scoredeblur.io.images import TEMP_MARK
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scoredeblur.cli.main", "-q", "deblur", str(images), "-o", str(out),
+           "--model", str(tiny_model_path), "--steps", "5000", "--tile", "32"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not out.exists() and time.time() < deadline:  # the output folder appears once work has begun
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p for p in out.iterdir() if TEMP_MARK in p.name]
