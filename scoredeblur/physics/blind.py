@@ -21,6 +21,11 @@ from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tile
 MODES = ("local", "global", "learned")
 ESTIMATOR_TILE = 128           # px: the tile of the spectral fits
 UNIFORM_SPREAD = 0.5           # px: tile radii closer than this are one uniform blur
+# px: smallest blind radius taken as defocus (see identifiable()); 0.61 / 1.75 = 0.35 cycles/px,
+# the top of the band that survives a camera's processing. Measured (docs/RESULTS.md): in-focus
+# crops −3.16 → +1.23 dB, DPDD real pairs −0.14 → ≥ 0 dB, radius 2–8 unchanged, radius-1 blur
+# +3.47 → +0.15 (such blur is then left alone; give psf_radius to deblur it).
+IDENTIFIABLE_RADIUS = 1.75
 # psf_radius="learned" routing (learned_physics), measured on CBSD68 synthetic cases (docs/RESULTS.md):
 UNIFORM_TOLERANCE = 0.5        # px: a tile agrees with the median tile radius within this
 UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uniform
@@ -49,8 +54,9 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
     if mode not in MODES:
         raise InputError(f"psf_radius must be a number, an H×W map, one of {MODES} or None; got {psf_radius!r}")
     if mode == "global" or min(h, w) < 2 * tile:
-        return DefocusBlur(estimate_radius(observed))
+        return DefocusBlur(float(identifiable(np.array(estimate_radius(observed)))))
     radii, ys, xs = estimate_radius_map(observed, tile=tile)
+    radii = identifiable(radii)
     if mode == "learned":
         physics = learned_physics(observed, radii)
         if physics is not None:
@@ -59,6 +65,18 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
     if float(radii.max() - radii.min()) < UNIFORM_SPREAD:  # effectively uniform: the exact uniform operator
         return DefocusBlur(float(np.median(radii)))
     return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
+
+
+def identifiable(radii: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """Blind radii below the identifiable size count as no defocus.
+
+    A disk's spectrum first falls to zero at 0.61/r cycles per pixel; the spectral fit identifies
+    a disk by that notch. Below ``IDENTIFIABLE_RADIUS`` the notch lies beyond the band a camera
+    records faithfully (demosaicing, in-camera sharpening and JPEG shape it), and all the fit sees
+    is a smooth roll-off that in-focus optics produce too — so such an estimate is no evidence of
+    defocus, and deconvolving it sharpens, i.e. damages, in-focus content."""
+    floor = IDENTIFIABLE_RADIUS if floor is None else floor
+    return np.where(radii < floor, 0.0, radii)
 
 
 def check_psf_radius(psf_radius) -> None:

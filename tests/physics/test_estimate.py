@@ -97,3 +97,17 @@ def test_large_uniform_blur_gives_one_radius_not_a_noisy_map(sample_images):
         believed = radii[radii > 0]
         assert believed.size >= 0.8 * radii.size
         assert np.ptp(believed) == 0 and abs(believed[0] - 8.0) <= 0.5
+
+
+def test_blind_radii_below_the_identifiable_size_count_as_no_defocus():
+    """A disk smaller than IDENTIFIABLE_RADIUS has its first spectral zero beyond the band a camera
+    records faithfully: its estimate is no evidence, and make_physics takes it as 0 (given radii
+    are respected)."""
+    from scoredeblur.physics import blind
+
+    radii = np.array([[0.0, 0.9, 1.7], [1.75, 2.5, 6.0]])
+    assert np.array_equal(blind.identifiable(radii), [[0.0, 0.0, 0.0], [1.75, 2.5, 6.0]])
+    assert np.array_equal(blind.identifiable(radii, floor=0.0), radii)
+    assert blind.IDENTIFIABLE_RADIUS > 0.61 / 0.5  # the notch of anything smaller lies beyond Nyquist
+    img = np.random.default_rng(0).random((64, 64, 3))
+    assert blind.make_physics(img, 1.0).radius == 1.0  # a given radius is not second-guessed
