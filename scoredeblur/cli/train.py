@@ -39,6 +39,8 @@ def add_train(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint.pt exists")
+    p.add_argument("--init-from", metavar="CKPT", default=None,
+                   help="start a fresh run from this checkpoint's weights (fine-tune; same architecture options)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop (saving a checkpoint) after this many minutes, whatever --steps says")
     p.set_defaults(func=_run_train)
@@ -57,7 +59,7 @@ def _run_train(args) -> int:
                      restore_fraction=args.restore_fraction, restore_sigma_max=args.restore_sigma_max,
                      seed=args.seed, save_every=args.save_every)
     max_seconds = None if args.max_minutes is None else 60.0 * args.max_minutes
-    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume,
+    path = train(args.data, args.out, net, sde, tc, device=args.device, resume=not args.no_resume, init_from=args.init_from,
                  max_seconds=max_seconds)
     print(f"checkpoint: {path}")
     return 0

@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from scoredeblur.config import NetConfig, SDEConfig, TrainConfig, from_dict, to_dict
+from scoredeblur.errors import CheckpointError
 from scoredeblur.models.checkpoint import atomic_torch_save, build_model, make_checkpoint, read_checkpoint
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, count_parameters
@@ -75,6 +76,18 @@ class Trainer:
         self.generator.set_state(ckpt["rng_state"])
         self.step = int(ckpt["step"])
         return True
+
+    def init_from(self, path: str | os.PathLike) -> None:
+        """Start a fresh run from another checkpoint's weights (its EMA weights when it has them):
+        a fine-tune. The architecture and SDE must be the same; optimiser and step start anew."""
+        ckpt = read_checkpoint(path, map_location=self.device)
+        if ckpt["net_config"] != to_dict(self.net.config) or ckpt["sde_config"] != to_dict(self.sde.config):
+            raise CheckpointError(f"{path}: another network/SDE config than this run's; pass the same "
+                                  "architecture options as the checkpoint was trained with")
+        state = ckpt.get("ema_state_dict") or ckpt["state_dict"]
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        self.net.load_state_dict(state)
+        self.ema.load_state_dict(state)
 
     def save(self) -> Path:
         ckpt = make_checkpoint(self.net, self.sde.config, ema_state_dict=self.ema.state_dict(),
@@ -136,7 +149,9 @@ class Trainer:
 def train(data_dir: str | Path, out_dir: str | Path, net_config: NetConfig = NetConfig(),
           sde_config: SDEConfig = SDEConfig(), train_config: TrainConfig = TrainConfig(),
           device: str | None = None, resume: bool = True, progress: bool = True,
-          max_seconds: float | None = None) -> Path:
+          max_seconds: float | None = None, init_from: str | os.PathLike | None = None) -> Path:
+    """Train (or resume) a run in ``out_dir``. ``init_from``: a fresh run starts from that
+    checkpoint's weights (a fine-tune); a resumed run continues its own and says so."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch shapes: let cuDNN pick its fastest convs
@@ -144,7 +159,11 @@ def train(data_dir: str | Path, out_dir: str | Path, net_config: NetConfig = Net
     trainer = Trainer(PatchSampler(images, train_config.patch_size), out_dir, net_config, sde_config,
                       train_config, device)
     if resume and trainer.resume():
-        print(f"resumed from {trainer.checkpoint_path} at step {trainer.step}")
+        print(f"resumed from {trainer.checkpoint_path} at step {trainer.step}"
+              + (f" (its own weights; {init_from} applies to a fresh run only)" if init_from else ""))
+    elif init_from is not None:
+        trainer.init_from(init_from)
+        print(f"starting from the weights of {init_from}")
     print(f"{len(images)} images, {count_parameters(trainer.net):,} parameters, device {device}, "
           f"{torch.get_num_threads()} threads")
     return trainer.fit(progress=progress, max_seconds=max_seconds)

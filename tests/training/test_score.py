@@ -137,3 +137,19 @@ def test_bad_checkpoints_are_named_clearly(tmp_path):
     (tmp_path / "trunc.pt").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(CheckpointError):
         read_checkpoint(tmp_path / "trunc.pt")
+
+
+def test_a_fresh_run_can_start_from_another_checkpoints_weights(tmp_path):
+    first = _trainer(tmp_path / "a", 3)
+    path = first.fit(progress=False)
+    tc = TrainConfig(patch_size=32, batch_size=8, steps=1, seed=99)
+    tuned = Trainer(_sampler(), tmp_path / "b", TINY, SDEConfig(), tc)
+    assert not all(torch.equal(p, q) for p, q in zip(tuned.net.parameters(), first.ema.parameters()))
+    tuned.init_from(path)
+    assert tuned.step == 0
+    for p, q, e in zip(tuned.net.parameters(), first.ema.parameters(), tuned.ema.parameters()):
+        assert torch.equal(p, q) and torch.equal(e, q)  # the EMA weights, into both
+    other = Trainer(_sampler(), tmp_path / "c", NetConfig(base_channels=16, channel_mults=(1, 2), attn_levels=(1,)),
+                    SDEConfig(), tc)
+    with pytest.raises(CheckpointError, match="another network"):
+        other.init_from(path)
