@@ -206,13 +206,20 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: byt
         pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
+    _write_atomically(path, overwrite, lambda tmp: _encode(tmp, suffix, pixels, icc_profile, exif, quality))
+    return path
+
+
+def _write_atomically(path: Path, overwrite: bool, encode) -> None:
+    """``encode(tmp)`` into a marked temporary beside ``path``, give it normal permissions, then
+    publish it under ``path``; on any failure the temporary is removed."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise ImageWriteError(f"{path}: output folder {path.parent} is not writable ({exc.strerror})") from exc
     os.close(fd)
     try:
-        _encode(tmp, suffix, pixels, icc_profile, exif, quality)
+        encode(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         _publish(tmp, path, overwrite)
     except BaseException as exc:
@@ -221,7 +228,6 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: byt
         if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, ImageWriteError):
             raise ImageWriteError(f"{path}: cannot write ({type(exc).__name__}: {exc})") from exc
         raise
-    return path
 
 
 def _publish(tmp: str, path: Path, overwrite: bool) -> None:
@@ -267,16 +273,7 @@ def write_array(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool =
         raise ImageWriteError(f"{path}: arrays are written as .npy")
     if path.exists() and not overwrite:
         raise ImageWriteError(f"{path}: exists; refusing to overwrite (pass overwrite=True / --overwrite)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.chmod(tmp, 0o666 & ~_umask())
-        _publish(tmp, path, overwrite)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomically(path, overwrite, lambda tmp: np.save(tmp, array))
     return path
 
 
