@@ -90,7 +90,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                       **sampler_options) for one in img]
         if isinstance(img, torch.Tensor) and not return_info:
             return torch.cat(out)
-        return out if isinstance(img, list) or isinstance(img, torch.Tensor) else tuple(out)
+        return tuple(out) if isinstance(img, tuple) else out
     t0 = time.perf_counter()
     check_arguments(steps, preset=preset, seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile,
                     overlap=overlap, tile_batch=tile_batch, loop=loop, kernel=kernel, generator=generator,
@@ -113,14 +113,12 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                     "" if progress else "; pass progress=True to watch it")
     with progress_bar(plan.cfg.steps, progress, "deblur", "step") as bar:
         def on_step(info: StepInfo) -> None:
-            bar.update(1)
+            bar.update(info.index + 1 - bar.n)  # by index: the C++ loop reports once, at its last step
             if callback is not None:
                 callback(info)
 
         with torch.no_grad():
             x = run_loop(score, net, y, plan, loop=loop, kernel=kernel, seed=seed, generator=gen, callback=on_step)
-        bar.n = plan.cfg.steps  # the C++ loop reports once, at the end
-        bar.refresh()
     image = restore(prep, unmatch_channels(x.cpu(), prep.x.shape[1]))
     if not return_info:
         return image

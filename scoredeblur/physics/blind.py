@@ -36,10 +36,9 @@ BLURRED_AREA = 0.5             # share of such pixels for the dense map to be us
 
 def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE):
     """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind."""
+    check_psf_radius(psf_radius)
     h, w = observed.shape[:2]
-    if isinstance(psf_radius, numbers.Real) and not isinstance(psf_radius, bool):
-        return DefocusBlur(check_radius(float(psf_radius), h, w))
-    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) and np.ndim(psf_radius) == 0:
+    if _is_number(psf_radius):
         return DefocusBlur(check_radius(float(psf_radius), h, w))
     if isinstance(psf_radius, (np.ndarray, torch.Tensor)):
         rmap = np.asarray(psf_radius.detach().cpu() if isinstance(psf_radius, torch.Tensor) else psf_radius,
@@ -51,8 +50,6 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
         check_radius(float(rmap.max()), h, w)
         return VaryingDefocusBlur(rmap)
     mode = "local" if psf_radius is None else psf_radius
-    if mode not in MODES:
-        raise InputError(f"psf_radius must be a number, an H×W map, one of {MODES} or None; got {psf_radius!r}")
     if mode == "global" or min(h, w) < 2 * tile:
         return DefocusBlur(float(identifiable(np.array(estimate_radius(observed)))))
     radii, ys, xs = estimate_radius_map(observed, tile=tile)
@@ -65,6 +62,13 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
     if float(radii.max() - radii.min()) < UNIFORM_SPREAD:  # effectively uniform: the exact uniform operator
         return DefocusBlur(float(np.median(radii)))
     return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
+
+
+def _is_number(psf_radius) -> bool:
+    """A real number of any type (NumPy scalars, 0-d arrays and tensors too), but not a bool."""
+    if isinstance(psf_radius, (np.ndarray, torch.Tensor)):
+        return np.ndim(psf_radius) == 0
+    return isinstance(psf_radius, numbers.Real) and not isinstance(psf_radius, bool)
 
 
 def identifiable(radii: np.ndarray, floor: float | None = None) -> np.ndarray:
@@ -81,23 +85,17 @@ def identifiable(radii: np.ndarray, floor: float | None = None) -> np.ndarray:
 
 def check_psf_radius(psf_radius) -> None:
     """What can be checked of ``psf_radius`` without the image: its type, a number's range, a mode's name."""
-    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) and np.ndim(psf_radius) > 0:
-        return  # a map: checked against the image
-    if isinstance(psf_radius, (np.ndarray, torch.Tensor)) or (isinstance(psf_radius, numbers.Real)
-                                                                and not isinstance(psf_radius, bool)):
+    if _is_number(psf_radius):
         radius = float(psf_radius)
         if not np.isfinite(radius) or radius < 0:
             raise InputError(f"psf_radius must be a finite number >= 0, got {radius}")
-        return
-    if psf_radius is not None and psf_radius not in MODES:
+    elif not isinstance(psf_radius, (np.ndarray, torch.Tensor)) and psf_radius is not None and psf_radius not in MODES:
         raise InputError(f"psf_radius must be a number, an H×W map, one of {MODES} or None; got {psf_radius!r}")
 
 
 def check_radius(radius: float, h: int, w: int) -> float:
-    """A given radius must be finite, >= 0 and smaller than the image (a disk wider than the photo
-    leaves nothing to recover, and its kernel would not fit in memory)."""
-    if not np.isfinite(radius) or radius < 0:
-        raise InputError(f"psf_radius must be a finite number >= 0, got {radius}")
+    """A given radius must be smaller than the image (a disk wider than the photo leaves nothing to
+    recover, and its kernel would not fit in memory); finiteness and sign are check_psf_radius's."""
     if radius > max(h, w) / 2:
         raise InputError(f"psf_radius {radius:g} px is larger than half the image ({h}×{w}); "
                          "no defocus that large can be undone")
