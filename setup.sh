@@ -16,6 +16,7 @@ fi
 # Builds the native code (csrc/) with CMake: the fused CPU kernel, the C++ sampling loop (against
 # the torch just installed, hence no build isolation) and, where nvcc is on PATH, the CUDA kernel.
 # Extras: tests, benchmark plots, ONNX (Runtime), Triton. TensorRT-RTX (~230 MB, builds engines for
-# NVIDIA RTX GPUs) only when asked: SCOREDEBLUR_EXTRAS=test,bench,engine,kernels,rtx ./setup.sh
+# NVIDIA RTX GPUs) and Ray Data (cluster runs) only when asked, as a comma-separated list:
+# SCOREDEBLUR_EXTRAS=test,bench,engine,kernels,rtx,cluster ./setup.sh
 .venv/bin/pip install -q --no-build-isolation -e ".[${SCOREDEBLUR_EXTRAS:-test,bench,engine,kernels}]"
 .venv/bin/python -c "import scoredeblur, torch; print('scoredeblur', scoredeblur.__version__, '| torch', torch.__version__)"

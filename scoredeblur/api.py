@@ -24,7 +24,7 @@ from scoredeblur.progress import LARGE_CALL
 from scoredeblur.progress import bar as progress_bar
 from scoredeblur.sampling.presets import resolve
 from scoredeblur.sampling.sampler import StepInfo
-from scoredeblur.sampling.tiling import TiledScore, default_tile_batch
+from scoredeblur.sampling.tiling import TiledScore, default_tile_batch, still_mask
 from scoredeblur.tiles import tile_count
 
 log = logging.getLogger("scoredeblur")
@@ -39,8 +39,10 @@ class DeblurResult:
     noise_std: float | None     # the photo noise σ the consistency assumed (None: no such step)
     preset: str
     steps: int
-    nfe: int                    # network evaluations per tile
+    nfe: int                    # network evaluations per evaluated tile
     seconds: float
+    unchanged: np.ndarray       # H×W bool: pixels returned as they were (no blur there, or bokeh kept)
+    skipped_tiles: float        # share of the tiles never sent to the network (they hold no blur)
 
 
 def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
@@ -49,18 +51,25 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            tile: int = 256, overlap: int | None = None, tile_batch: int | None = None, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
            progress: bool = False, loop: str = "python", kernel: str | None = None, precision: str | None = None,
-           return_info: bool = False, **sampler_options) -> Any:
+           keep_bokeh: bool = False, return_info: bool = False, **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
     ``deblur(img)`` runs the ``"balanced"`` preset; ``preset="fast" | "balanced" | "quality"`` are
     ours: a late start from a deconvolution, the exact proximal consistency with the defocus PSF,
-    plug-and-play steps with the learned denoiser. ``deblur(img, steps=700)`` (or ``preset="paper"``)
-    runs the source paper's method: predictor-corrector sampling from the prior with Eq. (11).
+    plug-and-play steps with the learned denoiser. ``deblur(img, steps=700)`` (``preset="pc"``) runs
+    predictor-corrector sampling from the prior, every score made consistent with the defocus PSF:
+    more steps, more quality, and slower. ``preset="paper"`` is the source paper's literal method
+    (Eq. (11), a pull toward the blurry photo itself, which returns the input; for reproduction).
 
     ``psf_radius``: None or "local" estimates a defocus radius per tile (defocus varies with depth),
     "global" one radius for the whole image, "learned" a radius per pixel from the learned estimator
-    (stronger on synthetic depth-varying blur, but it also deconvolves real bokeh backgrounds); a
-    number or an H×W radius map is taken as given. ``noise_std`` is estimated when None.
+    (stronger on synthetic depth-varying blur, but it also deconvolves real bokeh backgrounds),
+    "layers" a sharp subject over one blurred background, found from edges (opt-in as well); a
+    number or an H×W radius map is taken as given. ``noise_std`` is estimated when None. Where the
+    radius is 0 (in focus, or too small to tell from sharp), the plug-and-play presets return the
+    photo as it was and spend no network evaluations on those tiles. ``keep_bokeh=True`` keeps the photographer's background
+    blur: regions blurred clearly more than the sharpest layer (``physics.blind.bokeh_threshold``)
+    are left as they are and only the rest is deblurred; default: everything in focus.
 
     ``loop``/``kernel`` choose how the sampler runs (``scoredeblur.loops``): ``loop="python"`` with
     ``kernel=None`` is the reference loop; a ``kernel`` ("reference", "cpu", "triton", "cuda") fuses
@@ -86,30 +95,31 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
         out = [deblur(one if isinstance(img, (list, tuple)) else one[None], steps, preset=preset, model=model,
                       seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile, overlap=overlap,
                       tile_batch=tile_batch, device=device, generator=generator, callback=callback,
-                      progress=progress, loop=loop, kernel=kernel, precision=precision, return_info=return_info,
-                      **sampler_options) for one in img]
+                      progress=progress, loop=loop, kernel=kernel, precision=precision, keep_bokeh=keep_bokeh,
+                      return_info=return_info, **sampler_options) for one in img]
         if isinstance(img, torch.Tensor) and not return_info:
             return torch.cat(out)
         return tuple(out) if isinstance(img, tuple) else out
     t0 = time.perf_counter()
     check_arguments(steps, preset=preset, seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile,
                     overlap=overlap, tile_batch=tile_batch, loop=loop, kernel=kernel, generator=generator,
-                    callback=callback, precision=precision, **sampler_options)
+                    callback=callback, precision=precision, keep_bokeh=keep_bokeh, **sampler_options)
     overlap = max(4, tile // 8) if overlap is None else overlap
     prep = prepare(img)
     net = with_precision(get_model(model, device), precision)
     dev = net.device
     tile_batch = default_tile_batch(dev) if tile_batch is None else tile_batch
-    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch)
     y = match_channels(prep.x, net.config.in_channels).to(dev)
     observed = prep.x[0].permute(1, 2, 0).numpy()
-    plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, **sampler_options)
+    plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh, **sampler_options)
+    still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
+    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch, still=still)
 
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
-    work = plan.cfg.nfe * tile_count(y.shape[-2:], tile, overlap)
+    work = plan.cfg.nfe * round(tile_count(y.shape[-2:], tile, overlap) * score.active_share(*y.shape[-2:]))
     if work >= LARGE_CALL and loop != "cpp":
         log.warning("this call evaluates the network %s times (%d steps, %d NFE per tile, %d tiles)%s",
-                    f"{work:,}", plan.cfg.steps, plan.cfg.nfe, work // plan.cfg.nfe,
+                    f"{work:,}", plan.cfg.steps, plan.cfg.nfe, work // max(plan.cfg.nfe, 1),
                     "" if progress else "; pass progress=True to watch it")
     with progress_bar(plan.cfg.steps, progress, "deblur", "step") as bar:
         def on_step(info: StepInfo) -> None:
@@ -122,14 +132,16 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     image = restore(prep, unmatch_channels(x.cpu(), prep.x.shape[1]))
     if not return_info:
         return image
+    unchanged = np.zeros(observed.shape[:2], bool) if still is None else still.numpy().copy()
     return DeblurResult(image, radius_map_of(plan, observed.shape[:2]),
                         plan.cfg.noise_std if plan.physics is not None else None, plan.preset, plan.cfg.steps,
-                        plan.cfg.nfe, time.perf_counter() - t0)
+                        plan.cfg.nfe, time.perf_counter() - t0, unchanged,
+                        1.0 - score.active_share(*observed.shape[:2]))
 
 
 def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_std=None, tile=256, overlap=None,
                     tile_batch=None, loop="python", kernel=None, generator=None, callback=None, precision=None,
-                    device=None, **sampler_options) -> None:
+                    device=None, keep_bokeh=False, **sampler_options) -> None:
     """Every argument of ``deblur`` that does not depend on the image, checked before any work (and
     by ``deblur_files`` once, before the first image)."""
     check_loop(loop, kernel, generator, callback)
@@ -146,6 +158,8 @@ def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_s
     if device is not None:
         arguments.device(device)
     check_psf_radius(psf_radius)
+    if not isinstance(keep_bokeh, bool):
+        raise InputError(f"keep_bokeh must be True or False, got {keep_bokeh!r}")
     resolve(preset, steps, **sampler_options)  # the sampler settings (SamplerConfig checks each)
 
 
@@ -167,6 +181,15 @@ def with_precision(net, precision: str | None):
     except ValueError as exc:
         raise InputError(f"precision={precision!r}: {exc}") from None
     return net
+
+
+def skips_still_tiles(plan: Plan, loop: str) -> bool:
+    """Whether tiles without blur can go unevaluated. Plug-and-play steps from the photo with the
+    proximal consistency keep such pixels exactly as they are with a zero score, and an overlap
+    shared with an evaluated tile blends the identity into the denoiser smoothly. A sampler that
+    starts from the prior has to evaluate everything (its iterate is noise until the end), and the
+    C++ loop runs the whole image at once."""
+    return plan.cfg.predictor == "hqs" and plan.cfg.consistency == "proximal" and loop != "cpp"
 
 
 def radius_map_of(plan: Plan, shape: tuple[int, int]) -> np.ndarray:

@@ -120,6 +120,29 @@ def plan_outputs(files: list[Path], out: Path) -> list[Path]:
     return [out / f.name for f in files]
 
 
+def plan_job(inputs: list[str | Path], out: str | Path, recursive: bool = False,
+             shard: str | None = None) -> list[tuple[Path, Path]]:
+    """A job's (input, output) pairs: the files found, this shard's share of them, their output
+    names; the output folder is created and cleared of the temporaries an interrupted run left."""
+    shard_kn = parse_shard(shard)
+    everything = collect_inputs(inputs, recursive)
+    if not everything:
+        raise InputError("no input images found")
+    files = [f for f in everything if in_shard(f, shard_kn)]
+    if not files:
+        log.info("shard %s holds none of the %d inputs", shard, len(everything))
+        return []
+    targets = plan_outputs(files, Path(out))
+    folder = targets[0].parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot create output folder {folder}: {exc}") from exc
+    for stale in remove_stale_temporaries(folder):
+        log.info("removed a temporary left by an interrupted run: %s", stale)
+    return list(zip(files, targets))
+
+
 def deblur_files(inputs: list[str | Path], out: str | Path, *, model=None, overwrite: bool = False,
                  recursive: bool = False, max_pixels: int | None = None, progress: bool = True,
                  skip_existing: bool = False, shard: str | None = None, report: str | Path | None = None,
@@ -134,29 +157,15 @@ def deblur_files(inputs: list[str | Path], out: str | Path, *, model=None, overw
     if overwrite and skip_existing:
         raise InputError("overwrite and skip_existing contradict each other; pass one")
     check_arguments(**options)  # a bad setting fails once, before any image, not once per image
-    shard_kn = parse_shard(shard)
-    everything = collect_inputs(inputs, recursive)
-    if not everything:
-        raise InputError("no input images found")
-    files = [f for f in everything if in_shard(f, shard_kn)]
-    if not files:
-        log.info("shard %s holds none of the %d inputs", shard, len(everything))
+    pairs = plan_job(inputs, out, recursive, shard)
+    if not pairs:
         return BatchReport()
-    out = Path(out)
-    targets = plan_outputs(files, out)
-    folder = targets[0].parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot create output folder {folder}: {exc}") from exc
-    for stale in remove_stale_temporaries(folder):
-        log.info("removed a temporary left by an interrupted run: %s", stale)
+    files = [src for src, _ in pairs]
     net = get_model(model, options.get("device"))  # a bad model fails once, before any image
     inputs_resolved = {f.resolve() for f in files if f.exists()}
     result = BatchReport()
     log_file = open(report, "a") if report is not None else None
     try:
-        pairs = list(zip(files, targets))
         for src, dst in tqdm(pairs, disable=disabled(progress) or len(files) < 2, desc="images", unit="image"):
             record = _one(src, dst, net, inputs_resolved, overwrite, skip_existing, max_pixels,
                           progress and len(files) == 1, save_radius_map, save_comparison, options)
@@ -186,13 +195,16 @@ def _one(src: Path, dst: Path, net, inputs_resolved, overwrite, skip_existing, m
         check_writable(dst, data.pixels.dtype, channels, overwrite=overwrite)  # before the work
         t0 = time.perf_counter()
         res = deblur(data.pixels, model=net, progress=progress, return_info=True, **options)
-        write_image(dst, res.image, icc_profile=data.icc_profile, exif=data.exif, overwrite=overwrite)
+        # The side files first and the image last, so that an existing output means the whole set is
+        # finished (what skip_existing and a retried cluster task rely on). With skip_existing, a side
+        # file an interrupted attempt published is kept: it is whole, and the same result.
         if save_radius_map:
-            write_array(_beside(dst, ".radius.npy"), res.radius_map.astype(np.float32), overwrite=overwrite)
-            write_image(_beside(dst, ".radius.png"), radius_map_image(res.radius_map), overwrite=overwrite)
+            _side(write_array, _beside(dst, ".radius.npy"), res.radius_map.astype(np.float32), overwrite, skip_existing)
+            _side(write_image, _beside(dst, ".radius.png"), radius_map_image(res.radius_map), overwrite, skip_existing)
         if save_comparison:
-            write_image(_beside(dst, ".compare.png"), comparison(data.pixels, res.image, res.radius_map),
-                        overwrite=overwrite)
+            _side(write_image, _beside(dst, ".compare.png"), comparison(data.pixels, res.image, res.radius_map),
+                  overwrite, skip_existing)
+        write_image(dst, res.image, icc_profile=data.icc_profile, exif=data.exif, overwrite=overwrite)
         record.status = "written"
         record.radius_min, record.radius_max = float(res.radius_map.min()), float(res.radius_map.max())
         record.noise_std, record.nfe = res.noise_std, res.nfe
@@ -200,6 +212,11 @@ def _one(src: Path, dst: Path, net, inputs_resolved, overwrite, skip_existing, m
     except Exception as exc:  # one image's failure, whatever it is, never stops the others
         record.error = str(exc) if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
     return record
+
+
+def _side(write, path: Path, data, overwrite: bool, keep_existing: bool) -> None:
+    if not (keep_existing and path.is_file()):
+        write(path, data, overwrite=overwrite)
 
 
 def _beside(dst: Path, suffix: str) -> Path:

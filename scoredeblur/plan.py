@@ -28,7 +28,7 @@ class Plan:
 
 
 def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: int | None,
-              psf_radius=None, noise_std: float | None = None, **overrides) -> Plan:
+              psf_radius=None, noise_std: float | None = None, keep_bokeh: bool = False, **overrides) -> Plan:
     """``observed``: the photo as (H, W, C) in [0, 1]; ``y``: the same, as the sampler's tensor."""
     name = preset_name(preset, steps)
     cfg = resolve(preset, steps, **overrides)
@@ -39,7 +39,7 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
         if noise_std is not None:
             cfg = dataclasses.replace(cfg, noise_std=float(noise_std))
         if cfg.consistency in ("gradient", "proximal"):
-            physics = make_physics(observed, psf_radius)
+            physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh)
             # Our late-start presets pick σ_start from the blur (its strongest part) unless it was set.
             if name in LATE_START_PRESETS and "sigma_start" not in overrides:
                 cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(physics.max_radius))

@@ -24,6 +24,13 @@ def _threads():
     torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch):
+    # `scoredeblur -q` sets TQDM_DISABLE for the process (and its Ray workers); a test that runs
+    # the CLI in-process must not switch progress bars off for the tests after it.
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+
+
 def tiny_checkpoint(path, config: NetConfig = TINY, seed: int = 0, sde: SDEConfig = SDEConfig()):
     torch.manual_seed(seed)
     net = ScoreUNet(config)

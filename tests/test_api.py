@@ -10,7 +10,7 @@ from scoredeblur.io.images import write_image
 
 from .conftest import tiny_checkpoint
 
-FAST = dict(steps=3, tile=32, overlap=8)
+FAST = dict(steps=3, preset="paper", tile=32, overlap=8)
 
 
 def test_numpy_kinds_dtypes_and_alpha(tiny_model_path, rng):
@@ -69,7 +69,7 @@ def test_grey_model_on_rgb_and_rgb_model_on_grey(tmp_path, rng):
 def test_large_image_is_tiled_and_matches_untiled_closely(tiny_model_path, rng):
     """Same noise, same network: tiled and whole-image sampling differ only near tile overlaps."""
     img = rng.random((40, 72, 3)).astype(np.float64)
-    kwargs = dict(model=tiny_model_path, steps=4, seed=0, sigma_start=0.5)
+    kwargs = dict(model=tiny_model_path, steps=4, preset="paper", seed=0, sigma_start=0.5)
     whole = scoredeblur.deblur(img, tile=128, **kwargs)
     tiled = scoredeblur.deblur(img, tile=32, overlap=12, tile_batch=2, **kwargs)
     assert np.abs(whole - tiled).mean() < 0.01
@@ -77,8 +77,8 @@ def test_large_image_is_tiled_and_matches_untiled_closely(tiny_model_path, rng):
 
 def test_paper_consistency_pulls_toward_the_observation(tiny_model_path, rng):
     img = rng.random((24, 24, 3)).astype(np.float64)
-    free = scoredeblur.deblur(img, model=tiny_model_path, consistency=None, steps=20, tile=32)
-    dc = scoredeblur.deblur(img, model=tiny_model_path, consistency="paper", alpha=0.3, steps=20, tile=32)
+    free = scoredeblur.deblur(img, model=tiny_model_path, consistency=None, steps=20, preset="paper", tile=32)
+    dc = scoredeblur.deblur(img, model=tiny_model_path, consistency="paper", alpha=0.3, steps=20, preset="paper", tile=32)
     assert np.abs(dc - img).mean() < 0.5 * np.abs(free - img).mean()
 
 

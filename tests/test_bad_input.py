@@ -9,7 +9,7 @@ from scoredeblur.errors import InputError
 from scoredeblur.physics.blind import make_physics
 from scoredeblur.physics.defocus import DefocusBlur
 
-FAST = dict(steps=2, tile=32, overlap=8)
+FAST = dict(steps=2, preset="paper", tile=32, overlap=8)
 IMG = np.random.default_rng(0).random((24, 28, 3)).astype(np.float32)
 
 
@@ -101,6 +101,7 @@ def test_pil_integer_and_float_modes_follow_the_documented_rules(tiny_model_path
 ])
 def test_bad_numbers_are_refused_up_front(kw, match, tiny_model_path):
     args = dict(FAST, **kw)
+    args.pop("preset")
     if "steps" in kw:
         args.pop("tile"), args.pop("overlap")
     with pytest.raises(InputError, match=match):
@@ -148,11 +149,11 @@ def test_a_large_request_says_so_up_front(tiny_model_path, caplog, monkeypatch):
 
     monkeypatch.setattr(api, "LARGE_CALL", 20)  # the real threshold is 5,000 tile evaluations
     with caplog.at_level(logging.WARNING, logger="scoredeblur"):
-        scoredeblur.deblur(IMG, model=tiny_model_path, steps=2, tile=32)  # 3 NFE, one tile
+        scoredeblur.deblur(IMG, model=tiny_model_path, steps=2, preset="paper", tile=32)  # 3 NFE, one tile
     assert not caplog.records
     big = np.zeros((40, 40, 3), np.float32)
     with caplog.at_level(logging.WARNING, logger="scoredeblur"):
-        scoredeblur.deblur(big, model=tiny_model_path, preset="fast", psf_radius=0.0, steps=6, tile=32, overlap=8)
+        scoredeblur.deblur(big, model=tiny_model_path, preset="fast", psf_radius=2.0, steps=6, tile=32, overlap=8)
     assert "evaluates the network 24 times" in caplog.text and "progress=True" in caplog.text
 
 

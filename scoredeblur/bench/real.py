@@ -31,7 +31,7 @@ BORDER = 8                                  # px left out of every score (alignm
 ORACLE_COARSE = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 WIENER_BALANCE = 0.01
 METHODS = ("input", "wiener_oracle", "pnp_hqs_oracle", "sd_fast", "sd_balanced", "sd_quality",
-           "sd_fast_oracle", "sd_balanced_oracle")
+           "sd_fast_oracle", "sd_balanced_oracle", "sd_fast_layers", "sd_fast_keep_bokeh")
 
 
 @dataclass
@@ -156,9 +156,14 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
                     extra["radius"] = oracle_r
                     out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=oracle_r, model=model,
                                  device=device, seed=seed)
-                else:
+                else:  # blind; "_layers": psf_radius="layers"; "_keep_bokeh": keep_bokeh=True
+                    blind = {}
+                    if name.endswith("_layers"):
+                        blind["psf_radius"] = "layers"
+                    if name.endswith("_keep_bokeh"):
+                        blind["keep_bokeh"] = True
                     res = deblur(pair.blur.astype(np.float32), preset=preset, model=model, device=device, seed=seed,
-                                 return_info=True)
+                                 return_info=True, **blind)
                     out = res.image
                     extra["radius_min"], extra["radius_max"] = float(res.radius_map.min()), float(res.radius_map.max())
             seconds = time.perf_counter() - t0

@@ -1,2 +1,2 @@
-"""Command-line entry points: scoredeblur (deblur, train, pack, train-radius), scoredeblur-build,
-scoredeblur-bench."""
+"""Command-line entry points: scoredeblur (deblur, deblur-cluster, train, pack, train-radius),
+scoredeblur-build, scoredeblur-bench."""

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from scoredeblur.cli.cluster import add_deblur_cluster
 from scoredeblur.cli.common import run_command, setup_logging
 from scoredeblur.cli.deblur import add_deblur
 from scoredeblur.cli.train import add_pack, add_train, add_train_radius
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_train(sub)
     add_deblur(sub)
+    add_deblur_cluster(sub)
     add_pack(sub)
     add_train_radius(sub)
     return parser

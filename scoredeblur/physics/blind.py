@@ -2,7 +2,10 @@
 
 ``psf_radius``: a number (uniform disk), an H×W radius map, or how to estimate: ``"local"``
 (default: a spectral fit per tile, interpolated to a map), ``"global"`` (one fit for the whole
-photo) or ``"learned"`` (the learned per-pixel estimator, routed by what the tile fits found).
+photo), ``"learned"`` (the learned per-pixel estimator, routed by what the tile fits found) or
+``"layers"`` (a sharp subject over one blurred background, ``physics.layers``; falls back to
+``"local"`` where the photo shows no such layers). Both per-pixel modes are opt-in: measured, each
+gains on synthetic depth-varying blur and damages some photos (docs/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ import torch
 from scoredeblur.errors import InputError
 from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
+from scoredeblur.physics.layers import layered_radius_tiles
 from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
 
-MODES = ("local", "global", "learned")
+MODES = ("local", "global", "learned", "layers")
 ESTIMATOR_TILE = 128           # px: the tile of the spectral fits
 UNIFORM_SPREAD = 0.5           # px: tile radii closer than this are one uniform blur
 # px: smallest blind radius taken as defocus (see identifiable()); 0.61 / 1.75 = 0.35 cycles/px,
@@ -32,10 +36,36 @@ UNIFORM_AGREEMENT = 0.8        # share of agreeing tiles that makes the blur uni
 SHARP_RADIUS = 1.5             # px: agreeing tiles below this may be a sharp subject over a blurred rest
 BLURRED_RADIUS = 3.0           # px: what counts as clearly blurred on the dense map
 BLURRED_AREA = 0.5             # share of such pixels for the dense map to be used
+# keep_bokeh: a region is background blur when its radius exceeds both of these (bokeh_threshold).
+BOKEH_RADIUS = 3.0             # px: milder blur is a soft subject, worth deblurring
+BOKEH_MARGIN = 1.5             # px: over the sharpest layer's radius
 
 
-def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE):
-    """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind."""
+def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE, keep_bokeh: bool = False):
+    """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind;
+    ``keep_bokeh``: without the regions that are bokeh (see ``keep_bokeh_map``)."""
+    physics = _physics(observed, psf_radius, tile)
+    if keep_bokeh and isinstance(physics, VaryingDefocusBlur):
+        kept = keep_bokeh_map(physics.radius_map.numpy())
+        return DefocusBlur(0.0) if not kept.any() else VaryingDefocusBlur(kept)
+    return physics
+
+
+def bokeh_threshold(radius_map: np.ndarray) -> float:
+    """The radius above which a region counts as intended background blur: clearly more blurred
+    than the photo's sharpest layer (the subject the photographer focused on), and more than
+    ``BOKEH_RADIUS`` in any case. A uniformly blurred photo has no such region: it missed focus."""
+    return max(BOKEH_RADIUS, float(radius_map.min()) + BOKEH_MARGIN)
+
+
+def keep_bokeh_map(radius_map: np.ndarray) -> np.ndarray:
+    """The radius map with bokeh regions set to 0, so that they come back as they are. The rim of
+    such a region, where the interpolated map climbs from the subject's radius to the bokeh's,
+    keeps its radius up to the threshold and is deblurred with the subject."""
+    return np.where(radius_map > bokeh_threshold(radius_map), 0.0, radius_map)
+
+
+def _physics(observed: np.ndarray, psf_radius, tile: int):
     check_psf_radius(psf_radius)
     h, w = observed.shape[:2]
     if _is_number(psf_radius):
@@ -52,6 +82,11 @@ def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TI
     mode = "local" if psf_radius is None else psf_radius
     if mode == "global" or min(h, w) < 2 * tile:
         return DefocusBlur(float(identifiable(np.array(estimate_radius(observed)))))
+    layered = layered_radius_tiles(observed, IDENTIFIABLE_RADIUS) if mode == "layers" else None
+    if layered is not None:  # a sharp subject over a blurred background
+        radii, size = layered
+        starts = lambda n: list(range(0, n * size, size))  # noqa: E731
+        return VaryingDefocusBlur(radius_map_from_tiles(radii, starts(radii.shape[0]), starts(radii.shape[1]), size, h, w))
     radii, ys, xs = estimate_radius_map(observed, tile=tile)
     radii = identifiable(radii)
     if mode == "learned":

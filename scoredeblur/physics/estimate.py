@@ -54,7 +54,9 @@ def _radial(power: np.ndarray, win: int) -> np.ndarray:
     return (sums / np.maximum(counts, 1))[: win // 2 + 1]
 
 
-def welch_spectrum(grey: np.ndarray, win: int) -> np.ndarray:
+def welch_spectrum(grey: np.ndarray, win: int, mask: np.ndarray | None = None) -> np.ndarray | None:
+    """Radially averaged power spectrum over half-overlapping Hann windows; with ``mask``, only the
+    windows that lie wholly inside it (None when there is no such window)."""
     h, w = grey.shape
     if h < win or w < win:
         raise ValueError(f"need at least {win}×{win} pixels to estimate the blur, got {h}×{w}; "
@@ -64,10 +66,12 @@ def welch_spectrum(grey: np.ndarray, win: int) -> np.ndarray:
     step = win // 2
     for y in range(0, h - win + 1, step):
         for x in range(0, w - win + 1, step):
+            if mask is not None and not mask[y:y + win, x:x + win].all():
+                continue
             patch = grey[y:y + win, x:x + win]
             acc += np.abs(np.fft.fft2((patch - patch.mean()) * hann)) ** 2
             n += 1
-    return _radial(acc / n, win)
+    return _radial(acc / n, win) if n else None
 
 
 @lru_cache(maxsize=512)
@@ -88,7 +92,11 @@ def _psf_profiles(grid: tuple[float, ...], win: int) -> np.ndarray:
 
 def radius_fit_errors(grey: np.ndarray, win: int = 64, grid=RADIUS_GRID) -> np.ndarray:
     """Log-domain misfit of the spectral model for each candidate radius (lower is better)."""
-    p = welch_spectrum(grey, win)
+    return spectrum_fit_errors(welch_spectrum(grey, win), win, grid)
+
+
+def spectrum_fit_errors(p: np.ndarray, win: int, grid=RADIUS_GRID) -> np.ndarray:
+    """``radius_fit_errors`` of a measured radial spectrum ``p``."""
     _, freqs = _bins(win)
     sel = slice(2, win // 2 + 1)  # skip DC and the lowest ring (dominated by the window and the mean)
     p, f = p[sel], freqs[sel]
@@ -121,6 +129,17 @@ LOCAL_MAX_RADIUS = 6.5
 def fit_radius(grey: np.ndarray, win: int, grid=RADIUS_GRID) -> tuple[float, float]:
     """(best radius, misfit of the best radius / misfit of r = 0); a ratio near 1 means "no evidence"."""
     errors = radius_fit_errors(grey, win, grid)
+    i = int(np.argmin(errors))
+    return float(grid[i]), float(errors[i] / max(errors[0], 1e-30))
+
+
+def fit_spectrum(grey: np.ndarray, win: int, grid=RADIUS_GRID, mask: np.ndarray | None = None
+                 ) -> tuple[float | None, float]:
+    """``fit_radius`` over the windows inside ``mask`` only: (None, 1.0) when there are none."""
+    p = welch_spectrum(grey, win, mask)
+    if p is None:
+        return None, 1.0
+    errors = spectrum_fit_errors(p, win, grid)
     i = int(np.argmin(errors))
     return float(grid[i]), float(errors[i] / max(errors[0], 1e-30))
 

@@ -4,6 +4,11 @@ The sampler's state stays whole; only the network call is split into overlapping
 batch at a time and blended with weights that ramp linearly across each overlap. Because every
 step's noise is drawn for the whole image, tiles never disagree about the randomness, so no
 seams appear between independently sampled regions.
+
+``still``: an H×W mask of pixels with no blur to undo (the operator's radius is 0 there). A tile
+that holds only such pixels is not evaluated: its score is 0, so the sampler's iterate stays what
+the consistency makes it there, the photo itself (see ``still_mask``). Partly still tiles are
+evaluated as usual and blend into skipped ones across the overlap like any two tiles.
 """
 from __future__ import annotations
 
@@ -26,31 +31,77 @@ def _ramp(length: int, overlap: int, ramp_start: bool, ramp_end: bool, dtype, de
 class TiledScore:
     """Wraps a score function S(x, σ) so that it is evaluated on tiles of at most ``tile`` pixels."""
 
-    def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4):
+    def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4, still: torch.Tensor | None = None):
         if tile < 16 or not 0 <= overlap < tile // 2 + 1 or batch < 1:
             raise ValueError(f"need tile >= 16, 0 <= overlap <= tile/2, batch >= 1 (got {tile}, {overlap}, {batch})")
+        if still is not None and still.ndim != 2:
+            raise ValueError(f"still must be an H×W mask, got shape {tuple(still.shape)}")
         self.score, self.tile, self.overlap, self.batch = score, tile, overlap, batch
+        self.still = still
+        self.evaluated = 0   # tiles sent to the network so far (work done, for progress and reports)
+        self.skipped = 0     # tiles not evaluated because they hold no blur
+
+    def _is_still(self, y0: int, x0: int, th: int, tw: int) -> bool:
+        return self.still is not None and bool(self.still[y0:y0 + th, x0:x0 + tw].all())
+
+    def tiles(self, h: int, w: int) -> list[tuple[int, int]]:
+        """The tile origins that cover an H×W image."""
+        return [(y0, x0) for y0 in tile_starts(h, self.tile, self.overlap) for x0 in tile_starts(w, self.tile, self.overlap)]
+
+    def active_share(self, h: int, w: int) -> float:
+        """Share of the tiles that will be evaluated (1.0 without a still mask)."""
+        th, tw = min(h, self.tile), min(w, self.tile)
+        origins = self.tiles(h, w)
+        return sum(not self._is_still(y0, x0, th, tw) for y0, x0 in origins) / len(origins)
 
     def __call__(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         n, c, h, w = x.shape
-        if h <= self.tile and w <= self.tile and n <= self.batch:
-            return self.score(x, sigma)
-        ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)
+        if self.still is not None and tuple(self.still.shape) != (h, w):
+            raise ValueError(f"still mask {tuple(self.still.shape)} does not match the image {(h, w)}")
         th, tw = min(h, self.tile), min(w, self.tile)
-        jobs = [(b, y0, x0) for b in range(n) for y0 in ys for x0 in xs]
+        if h <= self.tile and w <= self.tile and n <= self.batch:
+            if self._is_still(0, 0, th, tw):
+                self.skipped += n
+                return torch.zeros_like(x)
+            self.evaluated += n
+            return self.score(x, sigma)
+        jobs = [(b, y0, x0) for b in range(n) for y0, x0 in self.tiles(h, w)]
         out = torch.zeros_like(x)
         norm = torch.zeros((n, 1, h, w), dtype=x.dtype, device=x.device)
+        for b, y0, x0 in jobs:  # skipped tiles still take part in the blend, with a zero score
+            if self._is_still(y0, x0, th, tw):
+                norm[b, :, y0:y0 + th, x0:x0 + tw] += self._weight(y0, x0, th, tw, h, w, x)
+        self.skipped += sum(self._is_still(y0, x0, th, tw) for _, y0, x0 in jobs)
+        jobs = [j for j in jobs if not self._is_still(j[1], j[2], th, tw)]
+        self.evaluated += len(jobs)
         for k in range(0, len(jobs), self.batch):
             chunk = jobs[k:k + self.batch]
             tiles = torch.stack([x[b, :, y0:y0 + th, x0:x0 + tw] for b, y0, x0 in chunk])
             result = self.score(tiles, sigma)
             for r, (b, y0, x0) in zip(result, chunk):
-                wy = _ramp(th, self.overlap, y0 > 0, y0 + th < h, x.dtype, x.device)
-                wx = _ramp(tw, self.overlap, x0 > 0, x0 + tw < w, x.dtype, x.device)
-                wgt = wy[:, None] * wx[None, :]
+                wgt = self._weight(y0, x0, th, tw, h, w, x)
                 out[b, :, y0:y0 + th, x0:x0 + tw] += r * wgt
                 norm[b, :, y0:y0 + th, x0:x0 + tw] += wgt
         return out / norm
+
+    def _weight(self, y0: int, x0: int, th: int, tw: int, h: int, w: int, x: torch.Tensor) -> torch.Tensor:
+        wy = _ramp(th, self.overlap, y0 > 0, y0 + th < h, x.dtype, x.device)
+        wx = _ramp(tw, self.overlap, x0 > 0, x0 + tw < w, x.dtype, x.device)
+        return wy[:, None] * wx[None, :]
+
+
+def still_mask(physics, shape: tuple[int, int]) -> torch.Tensor | None:
+    """Pixels whose blur radius is 0 (None when the operator has blur everywhere, or there is none).
+
+    There the operator is the identity, the plug-and-play iterate starts at the photo and the
+    proximal step with a zero score keeps it there: such pixels come back as they went in."""
+    if physics is None:
+        return None
+    rmap = getattr(physics, "radius_map", None)
+    if rmap is None:
+        return torch.full(shape, physics.max_radius == 0)
+    still = torch.as_tensor(rmap) == 0
+    return still if bool(still.any()) else None
 
 
 def default_tile_batch(device: torch.device | str) -> int:

@@ -7,7 +7,7 @@ import pytest
 from scoredeblur.cli.main import main
 from scoredeblur.io.images import read_image, write_image
 
-FAST = ["--steps", "2", "--tile", "32"]
+FAST = ["--steps", "2", "--preset", "paper", "--tile", "32"]
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def test_sigterm_stops_cleanly(images, tmp_path, tiny_model_path):
 
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "scoredeblur.cli.main", "-q", "deblur", str(images), "-o", str(out),
-           "--model", str(tiny_model_path), "--steps", "5000", "--tile", "32"]
+           "--model", str(tiny_model_path), "--steps", "5000", "--preset", "paper", "--tile", "32"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not out.exists() and time.time() < deadline:  # the output folder appears once work has begun

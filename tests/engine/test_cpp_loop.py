@@ -65,6 +65,6 @@ def test_loop_cpp_falls_back_with_a_warning(tiny_model_path, rng, monkeypatch):
     monkeypatch.setattr(cl, "native_loop", missing)
     img = rng.random((16, 16, 3)).astype(np.float32)
     with pytest.warns(UserWarning, match="loop='cpp' unavailable"):
-        out = scoredeblur.deblur(img, model=tiny_model_path, loop="cpp", steps=2, tile=32)
-    ref = scoredeblur.deblur(img, model=tiny_model_path, loop="python", steps=2, tile=32)
+        out = scoredeblur.deblur(img, model=tiny_model_path, loop="cpp", steps=2, preset="paper", tile=32)
+    ref = scoredeblur.deblur(img, model=tiny_model_path, loop="python", steps=2, preset="paper", tile=32)
     assert np.array_equal(out, ref)

@@ -48,7 +48,7 @@ def test_onnx_fp16_keeps_the_sensitive_parts_fp32(tiny, tmp_path):
 
 def test_deblur_runs_on_the_onnx_engine(tiny, onnx_fp32, rng):
     img = rng.random((24, 24, 3)).astype(np.float32)
-    kw = dict(steps=4, seed=3, sigma_start=0.5, tile=64)
+    kw = dict(steps=4, preset="paper", seed=3, sigma_start=0.5, tile=64)
     a = scoredeblur.deblur(img, model=tiny[0], **kw)
     b = scoredeblur.deblur(img, model=onnx_fp32, **kw)
     assert np.abs(a - b).max() < 1e-3

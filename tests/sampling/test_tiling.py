@@ -69,3 +69,32 @@ def test_bad_tiling_arguments():
         TiledScore(local_score, tile=8)
     with pytest.raises(ValueError):
         TiledScore(local_score, tile=64, overlap=60)
+
+
+def test_still_tiles_are_not_evaluated_and_have_zero_score():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand((1, 3, 96, 160), generator=g, dtype=torch.float64)
+    still = torch.zeros(96, 160, dtype=torch.bool)
+    still[:, :112] = True  # columns of tiles start at 0, 48, 96: the first two hold only still pixels
+    rec = Recorder(local_score)
+    tiled = TiledScore(rec, tile=64, overlap=16, batch=1, still=still)
+    out = tiled(x, 0.5)
+    full = TiledScore(local_score, tile=64, overlap=16, batch=1)(x, 0.5)
+    assert tiled.skipped == 4 and tiled.evaluated == 2  # 2 rows × 3 columns of tiles
+    assert rec.max_batch == 1 and tiled.active_share(96, 160) == 1 / 3
+    assert out[..., :96].abs().max() == 0           # covered by skipped tiles only
+    assert torch.equal(out[..., 112:], full[..., 112:])  # covered by evaluated tiles only
+    assert torch.isfinite(out).all()
+
+
+def test_a_still_single_tile_image_is_not_evaluated():
+    def boom(x, s):
+        raise AssertionError("the network was called on a still tile")
+    tiled = TiledScore(boom, tile=64, overlap=8, still=torch.ones(40, 50, dtype=torch.bool))
+    assert tiled(torch.rand(1, 3, 40, 50), 0.3).abs().max() == 0 and tiled.skipped == 1
+
+
+def test_still_mask_must_match_the_image():
+    tiled = TiledScore(local_score, tile=64, overlap=8, still=torch.ones(40, 50, dtype=torch.bool))
+    with pytest.raises(ValueError, match="does not match"):
+        tiled(torch.rand(1, 3, 41, 50), 0.3)
