@@ -38,11 +38,18 @@ class TiledScore:
             raise ValueError(f"still must be an H×W mask, got shape {tuple(still.shape)}")
         self.score, self.tile, self.overlap, self.batch = score, tile, overlap, batch
         self.still = still
+        self._still_tiles: dict[tuple[int, int, int, int], bool] = {}
         self.evaluated = 0   # tiles sent to the network so far (work done, for progress and reports)
         self.skipped = 0     # tiles not evaluated because they hold no blur
 
     def _is_still(self, y0: int, x0: int, th: int, tw: int) -> bool:
-        return self.still is not None and bool(self.still[y0:y0 + th, x0:x0 + tw].all())
+        # Asked for every tile at every step: decided once per tile (the mask does not change).
+        if self.still is None:
+            return False
+        key = (y0, x0, th, tw)
+        if key not in self._still_tiles:
+            self._still_tiles[key] = bool(self.still[y0:y0 + th, x0:x0 + tw].all())
+        return self._still_tiles[key]
 
     def tiles(self, h: int, w: int) -> list[tuple[int, int]]:
         """The tile origins that cover an H×W image."""
