@@ -114,16 +114,22 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh, **sampler_options)
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
     score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch, still=still)
-
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
-    work = plan.cfg.nfe * round(tile_count(y.shape[-2:], tile, overlap) * score.active_share(*y.shape[-2:]))
+    tiles = round(tile_count(y.shape[-2:], tile, overlap) * score.active_share(*y.shape[-2:]))
+    work = plan.cfg.nfe * tiles  # network evaluations of a tile: what the call's time goes into
     if work >= LARGE_CALL and loop != "cpp":
         log.warning("this call evaluates the network %s times (%d steps, %d NFE per tile, %d tiles)%s",
-                    f"{work:,}", plan.cfg.steps, plan.cfg.nfe, work // max(plan.cfg.nfe, 1),
-                    "" if progress else "; pass progress=True to watch it")
-    with progress_bar(plan.cfg.steps, progress, "deblur", "step") as bar:
+                    f"{work:,}", plan.cfg.steps, plan.cfg.nfe, tiles, "" if progress else "; pass progress=True to watch it")
+    # The bar counts tile evaluations (tiles × NFE), so its rate and time estimate follow the real
+    # work; the C++ loop runs the whole image at once and reports by step.
+    by_tiles = loop != "cpp"
+    with progress_bar(work if by_tiles else plan.cfg.steps, progress, "deblur", "tile" if by_tiles else "step") as bar:
+        if by_tiles:
+            score.on_tiles = bar.update
+
         def on_step(info: StepInfo) -> None:
-            bar.update(info.index + 1 - bar.n)  # by index: the C++ loop reports once, at its last step
+            if not by_tiles:
+                bar.update(info.index + 1 - bar.n)  # by index: the C++ loop reports once, at its last step
             if callback is not None:
                 callback(info)
 

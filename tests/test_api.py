@@ -163,3 +163,12 @@ def test_return_info_reports_what_was_estimated_and_run(tiny_model_path, rng):
     assert np.allclose(res.radius_map, varying) and res.noise_std > 0
     res = scoredeblur.deblur(img, model=tiny_model_path, steps=2, preset="paper", tile=32, return_info=True)
     assert res.noise_std is None and np.all(res.radius_map == 0) and res.nfe == 3
+
+
+def test_progress_counts_tiles_times_steps_with_a_time_estimate(tiny_model_path, capsys):
+    img = np.random.default_rng(0).random((40, 40, 3)).astype(np.float32)
+    scoredeblur.deblur(img, model=tiny_model_path, preset="fast", psf_radius=2.0, steps=6, tile=32, overlap=8,
+                       progress=True)
+    err = capsys.readouterr().err
+    assert "24/24" in err and "tile/s" in err  # 4 tiles × 6 network evaluations each
+    assert "<00:" in err or "<?" in err        # tqdm's remaining-time field

@@ -7,12 +7,16 @@ inside the disk, so non-integer radii are represented faithfully.
 Boundary: half-sample symmetric ("d c b a | a b c d", scipy.ndimage's ``reflect``), as a camera
 sees the scene continue past the frame. With a centro-symmetric PSF this operator is symmetric
 (A = Aᵀ) and diagonalised by the DCT-II, so the proximal step of ‖Ax − y‖² is exact in closed
-form: on the mirrored 2H×2W image the blur is a circular convolution, solved by one FFT.
+form. Two implementations of it, equal to rounding (``tests/physics/test_defocus_prox.py``):
+on the mirrored 2H×2W image the blur is a circular convolution, solved by FFTs of four times
+the image (the reference, any device); on a CPU, orthonormal DCTs of the image itself (scipy's
+pocketfft), about three times faster at 1 MP.
 """
 from __future__ import annotations
 
 import math
 
+import scipy.fft
 import torch
 import torch.nn.functional as F
 
@@ -60,7 +64,7 @@ class DefocusBlur:
         self.radius = float(radius)
         self.kernel = disk_psf(self.radius)
         self._otf_cache: dict[tuple, torch.Tensor] = {}
-        self._y_hat: tuple[torch.Tensor, int, torch.Tensor] | None = None  # (y, version, Aᵀŷ)
+        self._y_hat: tuple | None = None  # (y, its version, transform, Aᵀŷ)
 
     @property
     def max_radius(self) -> float:
@@ -90,23 +94,66 @@ class DefocusBlur:
             self._otf_cache[key] = torch.fft.rfft2(psf).real.to(device)  # even kernel: real spectrum
         return self._otf_cache[key]
 
+    def eigenvalues(self, h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
+        """Eigenvalues of A in the orthonormal 2-D DCT-II basis of an h × w image: A = Cᵀ diag(λ) C.
+        They are the mirrored grid's spectrum at its first h × w frequencies."""
+        key = ("dct", h, w, dtype, str(device))
+        if key not in self._otf_cache:
+            self._otf_cache[key] = self.otf(h, w, dtype, device)[:h, :w].contiguous()
+        return self._otf_cache[key]
+
     def prox(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
         """argminₓ ½‖Ax − y‖² + ½ρ‖x − v‖², exactly: (AᵀA + ρI)⁻¹(Aᵀy + ρv)."""
+        if v.device.type == "cpu" and y.device.type == "cpu" and not (v.requires_grad or y.requires_grad):
+            return self.prox_dct(v, y, rho)
+        return self.prox_fft(v, y, rho)
+
+    def prox_fft(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        """The prox on the mirrored 2h × 2w grid with torch FFTs (reference; any device, autograd)."""
         h, w = v.shape[-2:]
         lam = self.otf(h, w, v.dtype, v.device)
-        rho = torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
-        num = self._adjoint_y_hat(y, lam) + rho * torch.fft.rfft2(_mirror_full(v))
+        rho = _per_sample(rho, v)
+        num = self._adjoint_y_hat(y, lam, _mirrored_rfft2) + rho * _mirrored_rfft2(v)
         x = torch.fft.irfft2(num / (lam**2 + rho), s=(2 * h, 2 * w))
         return x[..., :h, :w]
 
-    def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-        """Aᵀy in the Fourier domain. y is the same photo at every step of a run: transform it once."""
+    def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor) -> torch.Tensor:
+        """The same solve in the DCT basis of the image itself (CPU tensors)."""
+        h, w = v.shape[-2:]
+        lam = self.eigenvalues(h, w, v.dtype, v.device)
+        rho = _per_sample(rho, v)
+        num = self._adjoint_y_hat(y, lam, dct2) + rho * dct2(v)
+        return idct2(num / (lam**2 + rho))
+
+    def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor, transform) -> torch.Tensor:
+        """Aᵀy in the transform domain. y is the same photo at every step of a run: transform it once."""
         cached = self._y_hat
-        if cached is not None and cached[0] is y and cached[1] == y._version and cached[2].shape[-2:] == lam.shape:
-            return cached[2]
-        y_hat = lam * torch.fft.rfft2(_mirror_full(y))
-        self._y_hat = (y, y._version, y_hat)
+        if (cached is not None and cached[0] is y and cached[1] == y._version and cached[2] is transform
+                and cached[3].shape[-2:] == lam.shape):
+            return cached[3]
+        y_hat = lam * transform(y)
+        self._y_hat = (y, y._version, transform, y_hat)
         return y_hat
+
+
+def _per_sample(rho: float | torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
+
+
+def dct2(x: torch.Tensor) -> torch.Tensor:
+    """Orthonormal 2-D DCT-II over the last two axes of a CPU tensor."""
+    return torch.from_numpy(scipy.fft.dctn(x.numpy(), type=2, axes=(-2, -1), norm="ortho",
+                                           workers=torch.get_num_threads()))
+
+
+def idct2(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``dct2``."""
+    return torch.from_numpy(scipy.fft.idctn(x.numpy(), type=2, axes=(-2, -1), norm="ortho",
+                                            workers=torch.get_num_threads()))
+
+
+def _mirrored_rfft2(x: torch.Tensor) -> torch.Tensor:
+    return torch.fft.rfft2(_mirror_full(x))
 
 
 def _mirror_full(x: torch.Tensor) -> torch.Tensor:

@@ -12,9 +12,11 @@ evaluated as usual and blend into skipped ones across the overlap like any two t
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
-from scoredeblur.tiles import tile_starts
+from scoredeblur.tiles import tile_size, tile_starts
 
 
 def _ramp(length: int, overlap: int, ramp_start: bool, ramp_end: bool, dtype, device) -> torch.Tensor:
@@ -31,7 +33,8 @@ def _ramp(length: int, overlap: int, ramp_start: bool, ramp_end: bool, dtype, de
 class TiledScore:
     """Wraps a score function S(x, σ) so that it is evaluated on tiles of at most ``tile`` pixels."""
 
-    def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4, still: torch.Tensor | None = None):
+    def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4, still: torch.Tensor | None = None,
+                 on_tiles: Callable[[int], None] | None = None):
         if tile < 16 or not 0 <= overlap < tile // 2 + 1 or batch < 1:
             raise ValueError(f"need tile >= 16, 0 <= overlap <= tile/2, batch >= 1 (got {tile}, {overlap}, {batch})")
         if still is not None and still.ndim != 2:
@@ -39,6 +42,7 @@ class TiledScore:
         self.score, self.tile, self.overlap, self.batch = score, tile, overlap, batch
         self.still = still
         self._still_tiles: dict[tuple[int, int, int, int], bool] = {}
+        self.on_tiles = on_tiles  # called with the number of tiles each network call evaluated (progress)
         self.evaluated = 0   # tiles sent to the network so far (work done, for progress and reports)
         self.skipped = 0     # tiles not evaluated because they hold no blur
 
@@ -51,13 +55,18 @@ class TiledScore:
             self._still_tiles[key] = bool(self.still[y0:y0 + th, x0:x0 + tw].all())
         return self._still_tiles[key]
 
+    def tile_shape(self, h: int, w: int) -> tuple[int, int]:
+        """The tiles' size for an H×W image: at most ``tile``, no larger than covering it needs."""
+        return tile_size(h, self.tile, self.overlap), tile_size(w, self.tile, self.overlap)
+
     def tiles(self, h: int, w: int) -> list[tuple[int, int]]:
         """The tile origins that cover an H×W image."""
-        return [(y0, x0) for y0 in tile_starts(h, self.tile, self.overlap) for x0 in tile_starts(w, self.tile, self.overlap)]
+        th, tw = self.tile_shape(h, w)
+        return [(y0, x0) for y0 in tile_starts(h, th, self.overlap) for x0 in tile_starts(w, tw, self.overlap)]
 
     def active_share(self, h: int, w: int) -> float:
         """Share of the tiles that will be evaluated (1.0 without a still mask)."""
-        th, tw = min(h, self.tile), min(w, self.tile)
+        th, tw = self.tile_shape(h, w)
         origins = self.tiles(h, w)
         return sum(not self._is_still(y0, x0, th, tw) for y0, x0 in origins) / len(origins)
 
@@ -65,13 +74,14 @@ class TiledScore:
         n, c, h, w = x.shape
         if self.still is not None and tuple(self.still.shape) != (h, w):
             raise ValueError(f"still mask {tuple(self.still.shape)} does not match the image {(h, w)}")
-        th, tw = min(h, self.tile), min(w, self.tile)
+        th, tw = self.tile_shape(h, w)
         if h <= self.tile and w <= self.tile and n <= self.batch:
             if self._is_still(0, 0, th, tw):
                 self.skipped += n
                 return torch.zeros_like(x)
-            self.evaluated += n
-            return self.score(x, sigma)
+            result = self.score(x, sigma)
+            self._done(n)
+            return result
         jobs = [(b, y0, x0) for b in range(n) for y0, x0 in self.tiles(h, w)]
         out = torch.zeros_like(x)
         norm = torch.zeros((n, 1, h, w), dtype=x.dtype, device=x.device)
@@ -80,7 +90,6 @@ class TiledScore:
                 norm[b, :, y0:y0 + th, x0:x0 + tw] += self._weight(y0, x0, th, tw, h, w, x)
         self.skipped += sum(self._is_still(y0, x0, th, tw) for _, y0, x0 in jobs)
         jobs = [j for j in jobs if not self._is_still(j[1], j[2], th, tw)]
-        self.evaluated += len(jobs)
         for k in range(0, len(jobs), self.batch):
             chunk = jobs[k:k + self.batch]
             tiles = torch.stack([x[b, :, y0:y0 + th, x0:x0 + tw] for b, y0, x0 in chunk])
@@ -89,7 +98,13 @@ class TiledScore:
                 wgt = self._weight(y0, x0, th, tw, h, w, x)
                 out[b, :, y0:y0 + th, x0:x0 + tw] += r * wgt
                 norm[b, :, y0:y0 + th, x0:x0 + tw] += wgt
+            self._done(len(chunk))
         return out / norm
+
+    def _done(self, tiles: int) -> None:
+        self.evaluated += tiles
+        if self.on_tiles is not None:
+            self.on_tiles(tiles)
 
     def _weight(self, y0: int, x0: int, th: int, tw: int, h: int, w: int, x: torch.Tensor) -> torch.Tensor:
         wy = _ramp(th, self.overlap, y0 > 0, y0 + th < h, x.dtype, x.device)

@@ -88,3 +88,35 @@ def test_bad_radius():
         disk_psf(-1)
     with pytest.raises(ValueError):
         disk_psf(float("nan"))
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("shape", [(1, 3, 37, 52), (2, 1, 64, 17)])
+@pytest.mark.parametrize("radius", [0.0, 1.3, 4.0, 9.5])
+def test_dct_prox_equals_the_mirrored_fft_reference(dtype, tol, shape, radius):
+    """The CPU path (DCTs of the image) and the reference (FFTs of the mirrored image) are one solve."""
+    g = torch.Generator().manual_seed(3)
+    v, y = torch.rand(shape, generator=g, dtype=dtype), torch.rand(shape, generator=g, dtype=dtype)
+    rho = torch.tensor([0.02, 0.5][:shape[0]], dtype=dtype)
+    op = DefocusBlur(radius)
+    fast, ref = op.prox_dct(v, y, rho), op.prox_fft(v, y, rho)
+    assert fast.dtype == dtype and fast.shape == v.shape
+    torch.testing.assert_close(fast, ref, atol=tol, rtol=0)
+    torch.testing.assert_close(op.prox(v, y, rho), fast, atol=0, rtol=0)  # the CPU default
+
+
+def test_dct_prox_takes_views_and_follows_a_changed_photo():
+    g = torch.Generator().manual_seed(4)
+    big = torch.rand((1, 3, 40, 50), generator=g, dtype=torch.float64)
+    v, y = big[..., 3:30, 5:44], torch.rand((1, 3, 27, 39), generator=g, dtype=torch.float64)
+    op = DefocusBlur(2.5)
+    torch.testing.assert_close(op.prox_dct(v, y, 0.1), op.prox_fft(v, y, 0.1), atol=1e-10, rtol=0)
+    y.mul_(0.5)  # in place: the cached transform of y must not be reused
+    torch.testing.assert_close(op.prox_dct(v, y, 0.1), op.prox_fft(v, y, 0.1), atol=1e-10, rtol=0)
+
+
+def test_prox_with_autograd_uses_the_differentiable_reference():
+    v = torch.rand((1, 1, 16, 16), dtype=torch.float64, requires_grad=True)
+    y = torch.rand((1, 1, 16, 16), dtype=torch.float64)
+    DefocusBlur(2.0).prox(v, y, 0.1).sum().backward()
+    assert v.grad is not None and torch.isfinite(v.grad).all()

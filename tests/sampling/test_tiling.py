@@ -98,3 +98,29 @@ def test_still_mask_must_match_the_image():
     tiled = TiledScore(local_score, tile=64, overlap=8, still=torch.ones(40, 50, dtype=torch.bool))
     with pytest.raises(ValueError, match="does not match"):
         tiled(torch.rand(1, 3, 41, 50), 0.3)
+
+
+def test_progress_hears_of_every_evaluated_tile_and_only_those():
+    still = torch.zeros(96, 160, dtype=torch.bool)
+    still[:, :112] = True
+    heard = []
+    tiled = TiledScore(local_score, tile=64, overlap=16, batch=4, still=still, on_tiles=heard.append)
+    tiled(torch.rand((1, 3, 96, 160), dtype=torch.float64), 0.5)
+    tiled(torch.rand((1, 3, 96, 160), dtype=torch.float64), 0.2)
+    assert sum(heard) == tiled.evaluated == 4 and tiled.skipped == 8
+    single = []
+    TiledScore(local_score, tile=64, on_tiles=single.append)(torch.rand((2, 3, 30, 30)), 0.5)
+    assert single == [2]
+
+
+@pytest.mark.parametrize("length", [17, 256, 257, 289, 321, 683, 1024, 3000, 4001])
+def test_right_sized_tiles_cover_with_as_few_tiles_and_fewer_pixels(length):
+    from scoredeblur.tiles import tile_size
+
+    size = tile_size(length, 256, 32)
+    starts, full = tile_starts(length, size, 32), tile_starts(length, 256, 32)
+    assert size <= 256 and len(starts) == len(full)
+    assert starts[0] == 0 and starts[-1] + size == length                       # covers, ends on the edge
+    assert all(b - a <= size - 32 for a, b in zip(starts, starts[1:]))           # overlaps stay >= 32
+    assert len(full) == 1 and size == length or size % 8 == 0                    # no U-Net padding
+    assert len(starts) * size <= len(full) * min(length, 256)
