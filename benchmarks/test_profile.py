@@ -173,3 +173,25 @@ def test_whole_call_peer_pnp_hqs_ffdnet(benchmark, mp, photo_dir):
             f"pnp_hqs(load_ffdnet({str(PEER_WEIGHTS)!r}), img, 4.0, 0.01)")
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
+
+
+CROP_MAPS = {  # the radius maps a 256² crop can bring: none, uniform, and the widest ranges
+    "blind (estimated)": None,
+    "uniform 4 px": 4.0,
+    "0-12 px ramp": lambda h, w: np.broadcast_to(np.linspace(0.0, 12.0, w), (h, w)).copy(),
+    "1-6 px blob": lambda h, w: 1.0 + 5.0 * (np.hypot(*np.mgrid[-1:1:h * 1j, -1:1:w * 1j]) > 0.5),
+}
+
+
+@pytest.mark.parametrize("radius_map", list(CROP_MAPS))
+@pytest.mark.benchmark(group="profile: a 256² crop, default preset, by radius map")
+def test_crop_256(benchmark, radius_map, net):
+    """The default call on a 256² crop costs the same whatever its map (target: ≤ 5 s)."""
+    import scoredeblur
+
+    img, _ = layered_photo(256, 256, seed=1)
+    given = CROP_MAPS[radius_map]
+    psf = given(256, 256) if callable(given) else given
+    run = lambda: scoredeblur.deblur(img, psf_radius=psf, model=net)  # noqa: E731
+    run()
+    benchmark.pedantic(run, rounds=2, iterations=1)

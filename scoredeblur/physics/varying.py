@@ -70,10 +70,16 @@ class VaryingDefocusBlur:
         return self._weight(i, self._cast[key])
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
-        return sum(self._w(i, x) * self.ops[i].A(x) for i in self.active)
+        out = torch.zeros_like(x)
+        for i in self.active:
+            out.add_(self.ops[i].A(x).mul_(self._w(i, x)))
+        return out
 
     def A_adjoint(self, v: torch.Tensor) -> torch.Tensor:
-        return sum(self.ops[i].A_adjoint(self._w(i, v) * v) for i in self.active)
+        out = torch.zeros_like(v)
+        for i in self.active:
+            out.add_(self.ops[i].A_adjoint(self._w(i, v) * v))
+        return out
 
     def prox(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
         """Mix the uniform proxes, each given data that its own blur can explain.
@@ -87,11 +93,13 @@ class VaryingDefocusBlur:
         synthetic depth-varying defocus with the true map, +3.9 dB on 256² crops against −0.7 dB
         with the plain mixture.
         """
-        out = 0
+        out = torch.zeros_like(v)
         for i in self.active:
             w = self._w(i, v)
-            y_i = w * y + (1 - w) * self.ops[i].A(v)
-            out = out + w * self.ops[i].prox(v, y_i, rho)
+            predicted = self.ops[i].A(v)
+            y_i = torch.sub(y, predicted).mul_(w).add_(predicted)  # W y + (1 − W) A_l v
+            del predicted
+            out.add_(self.ops[i].prox(v, y_i, rho, remember_y=False).mul_(w))
         return out
 
 
