@@ -135,14 +135,19 @@ def test_encode(benchmark, mp, photo_dir, tmp_path):
 
 
 def run_child(code: str) -> tuple[float, float]:
-    """Seconds and peak resident memory (MiB) of one child process running ``code``."""
+    """Seconds and peak resident memory (MiB) of one child process running ``code``.
+
+    The peak is the child's own VmHWM, read by the child at its end: the rusage of a forked child
+    starts from the parent's resident size (kept across exec), so it would report this test
+    process's memory (the cached photos) instead."""
+    probe = "; import re; print('VmHWM', re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))"
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-c", code + probe], capture_output=True, text=True)
+    seconds = time.perf_counter() - t
     if proc.returncode != 0:
-        raise RuntimeError(f"child failed ({proc.returncode}): {code}")
-    return time.perf_counter() - t, usage.ru_maxrss / 1024
+        raise RuntimeError(f"child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    peak_kib = int(proc.stdout.rsplit("VmHWM", 1)[1].split()[0])
+    return seconds, peak_kib / 1024
 
 
 @pytest.mark.parametrize("mp", SIZES)

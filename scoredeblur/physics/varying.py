@@ -36,7 +36,9 @@ def blur_levels(lo: float, hi: float) -> np.ndarray:
 
 class VaryingDefocusBlur:
     def __init__(self, radius_map: np.ndarray | torch.Tensor):
-        rmap = torch.as_tensor(np.asarray(radius_map), dtype=torch.float32)  # bounded memory at 24 MP
+        # float32 (bounded memory at 24 MP) and a copy: the caller's array may be read-only or change later.
+        rmap = torch.from_numpy(np.array(radius_map.detach().cpu() if isinstance(radius_map, torch.Tensor) else radius_map,
+                                         dtype=np.float32))
         if rmap.ndim != 2 or not torch.isfinite(rmap).all() or (rmap < 0).any():
             raise ValueError("radius_map must be a finite, non-negative H×W array")
         lo, hi = float(rmap.min()), float(rmap.max())
