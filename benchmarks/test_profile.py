@@ -28,6 +28,7 @@ from scoredeblur.io.images import read_image, write_image
 from scoredeblur.physics.blind import make_physics
 from scoredeblur.physics.estimate import estimate_noise, estimate_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur
+from scoredeblur.sampling.presets import DEFAULT_PRESET
 from scoredeblur.sampling.tiling import TiledScore
 
 torch.set_num_threads(int(os.environ.get("SCOREDEBLUR_THREADS", "2")))
@@ -154,11 +155,13 @@ def run_child(code: str) -> tuple[float, float]:
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call(benchmark, mp, photo_dir, tmp_path):
     path = photo(mp, photo_dir)[2]
-    steps = f", steps={int(STEPS)}" if STEPS else ""
+    # The default call; with SCOREDEBLUR_PROFILE_STEPS the default preset at that many steps
+    # (steps alone would select the "pc" sampler).
+    steps = f"preset={DEFAULT_PRESET!r}, steps={int(STEPS)}" if STEPS else ""
     code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur; "
             f"from scoredeblur.io.images import read_image, write_image; "
             f"img = read_image({str(path)!r}).pixels; "
-            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img, preset='balanced'{steps}))")
+            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img{', ' + steps if steps else ''}))")
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp,
                                 steps=int(STEPS) if STEPS else "preset")
