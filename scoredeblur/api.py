@@ -25,7 +25,6 @@ from scoredeblur.progress import bar as progress_bar
 from scoredeblur.sampling.presets import resolve
 from scoredeblur.sampling.sampler import StepInfo
 from scoredeblur.sampling.tiling import TiledScore, default_tile_batch, still_mask
-from scoredeblur.tiles import tile_count
 
 log = logging.getLogger("scoredeblur")
 
@@ -115,7 +114,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
     score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch, still=still)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
-    tiles = round(tile_count(y.shape[-2:], tile, overlap) * score.active_share(*y.shape[-2:]))
+    tiles = score.active_tiles(*y.shape[-2:])
     work = plan.cfg.nfe * tiles  # network evaluations of a tile: what the call's time goes into
     if work >= LARGE_CALL and loop != "cpp":
         log.warning("this call evaluates the network %s times (%d steps, %d NFE per tile, %d tiles)%s",

@@ -24,7 +24,3 @@ def tile_size(length: int, tile: int, overlap: int, multiple: int = 8) -> int:
     needed = -(-(length + (n - 1) * overlap) // n)
     return min(tile, -(-needed // multiple) * multiple)
 
-
-def tile_count(shape: tuple[int, int], tile: int, overlap: int) -> int:
-    """How many tiles cover an (H, W) image."""
-    return len(tile_starts(shape[0], tile, overlap)) * len(tile_starts(shape[1], tile, overlap))

@@ -136,7 +136,6 @@ def save_case(case: Case, folder: Path) -> None:
         np.save(folder / "radius_map.npy", case.radius_map)
 
 
-
 def layered_photo(h: int, w: int, seed: int = 0, background: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
     """A photo-sized test scene with a realistic depth layout: natural texture (scikit-image's
     astronaut, mirrored out to H×W, so detail stays at its native scale), a sharp subject

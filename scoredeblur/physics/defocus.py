@@ -7,7 +7,7 @@ inside the disk, so non-integer radii are represented faithfully.
 Boundary: half-sample symmetric ("d c b a | a b c d", scipy.ndimage's ``reflect``), as a camera
 sees the scene continue past the frame. With a centro-symmetric PSF this operator is symmetric
 (A = Aᵀ) and diagonalised by the DCT-II, so the proximal step of ‖Ax − y‖² is exact in closed
-form. Two implementations of it, equal to rounding (``tests/physics/test_defocus_prox.py``):
+form. Two implementations of it, equal to rounding (``tests/physics/test_defocus.py``):
 on the mirrored 2H×2W image the blur is a circular convolution, solved by FFTs of four times
 the image (the reference, any device); on a CPU, orthonormal DCTs of the image itself (scipy's
 pocketfft), about three times faster at 1 MP.
@@ -94,15 +94,23 @@ class DefocusBlur:
             self._otf_cache[key] = torch.fft.rfft2(psf).real.to(device)  # even kernel: real spectrum
         return self._otf_cache[key]
 
-    def eigenvalues(self, h: int, w: int, dtype: torch.dtype, device) -> torch.Tensor:
+    def eigenvalues(self, h: int, w: int, dtype: torch.dtype, device, keep: bool = False) -> torch.Tensor:
         """Eigenvalues of A in the orthonormal 2-D DCT-II basis of an h × w image (A = Cᵀ diag(λ) C):
-        λ[k, l] = Σₘₙ psf(m, n) cos(πkm/h) cos(πln/w), two small matrix products. Formed at each
-        use rather than kept: h·w·(2r+1) multiply-adds, against 24 MP × 4 bytes per blur kept."""
+        λ[k, l] = Σₘₙ psf(m, n) cos(πkm/h) cos(πln/w), two small matrix products (h·w·(2r+1)
+        multiply-adds). ``keep``: cache them, as the uniform operator does beside its photo's
+        transform; the depth-varying operator's levels form them at each use instead of holding
+        one image-sized array per level (24 MP × 4 bytes each)."""
+        key = ("dct", h, w, dtype, str(device))
+        if key in self._otf_cache:
+            return self._otf_cache[key]
         k = self.kernel.to(torch.float64)
         offsets = torch.arange(k.shape[-1], dtype=torch.float64) - k.shape[-1] // 2
         cos_h = torch.cos(math.pi * torch.arange(h, dtype=torch.float64)[:, None] * offsets[None] / h)
         cos_w = torch.cos(math.pi * torch.arange(w, dtype=torch.float64)[:, None] * offsets[None] / w)
-        return ((cos_h @ k) @ cos_w.T).to(dtype=dtype, device=device)
+        lam = ((cos_h @ k) @ cos_w.T).to(dtype=dtype, device=device)
+        if keep:
+            self._otf_cache[key] = lam
+        return lam
 
     def prox(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor, *,
              remember_y: bool = True) -> torch.Tensor:
@@ -128,7 +136,7 @@ class DefocusBlur:
         """The same solve in the DCT basis of the image itself (CPU tensors), in place where it can
         be: at 24 MP every image-sized temporary is 288 MB."""
         h, w = v.shape[-2:]
-        lam = self.eigenvalues(h, w, v.dtype, v.device)
+        lam = self.eigenvalues(h, w, v.dtype, v.device, keep=remember_y)
         rho = _per_sample(rho, v)
         num = dct2(v).mul_(rho).add_(self._adjoint_y_hat(y, lam, dct2, remember_y))
         return idct2(num.div_(lam.square().add(rho)), overwrite=True)

@@ -52,7 +52,7 @@ class VaryingDefocusBlur:
         frac = np.clip((rmap.numpy() - levels[idx]) / (levels[idx + 1] - levels[idx]), 0, 1)
         self.position = torch.from_numpy((idx + frac).astype(np.float32))
         self._cast: dict[tuple, torch.Tensor] = {}
-        self.active = [i for i in range(len(levels)) if float((1 - (self.position - i).abs()).max()) > 0]
+        self.active = [i for i in range(len(levels)) if float(self._weight(i, self.position).max()) > 0]
 
     @property
     def weights(self) -> torch.Tensor:

@@ -64,11 +64,14 @@ class TiledScore:
         th, tw = self.tile_shape(h, w)
         return [(y0, x0) for y0 in tile_starts(h, th, self.overlap) for x0 in tile_starts(w, tw, self.overlap)]
 
+    def active_tiles(self, h: int, w: int) -> int:
+        """How many tiles of an H×W image will be evaluated (all of them without a still mask)."""
+        th, tw = self.tile_shape(h, w)
+        return sum(not self._is_still(y0, x0, th, tw) for y0, x0 in self.tiles(h, w))
+
     def active_share(self, h: int, w: int) -> float:
         """Share of the tiles that will be evaluated (1.0 without a still mask)."""
-        th, tw = self.tile_shape(h, w)
-        origins = self.tiles(h, w)
-        return sum(not self._is_still(y0, x0, th, tw) for y0, x0 in origins) / len(origins)
+        return self.active_tiles(h, w) / len(self.tiles(h, w))
 
     def __call__(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
         n, c, h, w = x.shape
