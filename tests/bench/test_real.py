@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from scoredeblur.bench.oracle import oracle_radius_map, wiener_deblur
 from scoredeblur.bench.real import load_pairs, oracle_radius, run_real, score
 from scoredeblur.cli.bench import main
 from scoredeblur.io.images import write_image
@@ -46,23 +47,38 @@ def test_score_ignores_the_border_and_the_fit_undoes_exposure(pairs_dir):
 
 
 def test_the_oracle_radius_finds_the_true_blur(pairs_dir):
-    from scoredeblur.bench.real import _wiener
-
     for pair in load_pairs(pairs_dir):
-        r, out = oracle_radius(pair, _wiener, border=4)
+        r, out = oracle_radius(pair, wiener_deblur, border=4)
         assert abs(r - 2.0) <= 0.5
         assert score(out, pair.sharp, 4)["psnr"] > score(pair.blur, pair.sharp, 4)["psnr"]
 
 
+def test_the_oracle_map_finds_where_the_blur_is():
+    from skimage import data
+
+    sharp = data.coffee()[200:328, 200:328].astype(np.float64) / 255  # textured everywhere
+    x = torch.from_numpy(sharp).permute(2, 0, 1)[None]
+    blurred = synthesize_defocus(x, 3.0, 0.002, torch.Generator().manual_seed(0))[0].permute(1, 2, 0).numpy()
+    photo = sharp.copy()
+    photo[:, :64] = blurred[:, :64]  # the left half defocused, the right half in focus
+    rmap = oracle_radius_map(photo, sharp, tile=32)
+    assert rmap.shape == (128, 128)
+    assert np.median(rmap[:, :24]) == pytest.approx(3.0, abs=0.5) and np.median(rmap[:, 104:]) == 0
+    with pytest.raises(ValueError, match="at least 32"):
+        oracle_radius_map(photo[:16], sharp[:16], tile=32)
+
+
 def test_run_real_reports_every_method_and_the_cli_writes_reports(pairs_dir, tiny_model_path, tmp_path):
     pairs = load_pairs(pairs_dir)
-    res = run_real(pairs, ["input", "wiener_oracle", "sd_fast", "sd_fast_oracle"], model=tiny_model_path, border=4)
+    res = run_real(pairs, ["input", "wiener_oracle", "sd_fast", "sd_fast_oracle", "sd_fast_oracle_map"],
+                   model=tiny_model_path, border=4)
     summary = {s["method"]: s for s in res["summary"]}
     assert summary["input"]["gain_mean"] == 0 and summary["wiener_oracle"]["gain_mean"] > 0
-    assert {r["method"] for r in res["rows"]} == set(summary) and len(res["rows"]) == 8
+    assert {r["method"] for r in res["rows"]} == set(summary) and len(res["rows"]) == 10
     assert all(r["radius"] == pytest.approx(next(x["radius"] for x in res["rows"] if x["image"] == r["image"]
                                                  and x["method"] == "wiener_oracle"))
                for r in res["rows"] if r["method"] == "sd_fast_oracle")
+    assert all(r["radius_max"] > 0 for r in res["rows"] if r["method"] == "sd_fast_oracle_map")
     with pytest.raises(ValueError, match="unknown real-pair method"):
         run_real(pairs, ["nope"])
     out = tmp_path / "bench"
