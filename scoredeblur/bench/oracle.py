@@ -4,9 +4,8 @@ Two bounds, both chosen against the all-in-focus target, so neither is ever a re
 
 * ``oracle_radius``: the one uniform radius that maximises PSNR (the bound for one-PSF methods);
 * ``oracle_radius_map``: per tile, the radius whose deconvolution (``tikhonov_deblur``) is closest
-  to the target,
-  median-filtered over neighbouring tiles and interpolated to every pixel (what a per-pixel disk
-  estimator could at best hand the sampler).
+  to the target, median-filtered over neighbouring tiles and interpolated to every pixel (what a
+  per-tile disk estimator could at best hand the sampler).
 """
 from __future__ import annotations
 
