@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from scoredeblur.bench.oracle import MAP_RADII, MAP_TILE, TIKHONOV_WEIGHT, oracle_radius_map
+from scoredeblur.bench.oracle import MAP_RADII, MAP_TILE, TIKHONOV_WEIGHT, oracle_radius_map, tile_errors, tile_origins
 from scoredeblur.bench.real import load_pairs, score
 from scoredeblur.physics.defocus import disk_psf
 from scoredeblur.physics.estimate import fit_radius, luma
@@ -49,7 +49,8 @@ def candidates():
 
 
 def deconvolve(blur: np.ndarray, k: np.ndarray, weight: float = TIKHONOV_WEIGHT) -> np.ndarray:
-    """argminₓ ‖k ⊛ x − y‖² + λ‖x‖² on the mirrored 2H×2W grid, per channel."""
+    """argminₓ ‖k ⊛ x − y‖² + λ‖x‖² on the mirrored 2H×2W grid, per channel: ``tikhonov_deblur``
+    for any symmetric PSF (the product's operator has disks only)."""
     h, w = blur.shape[:2]
     big = np.pad(blur, ((0, h), (0, w), (0, 0)), mode="symmetric")
     pad = np.zeros((2 * h, 2 * w))
@@ -65,13 +66,6 @@ def window(grey: np.ndarray, cy: int, cx: int, size: int = 128) -> np.ndarray:
     y0 = int(np.clip(cy - size // 2, 0, grey.shape[0] - size))
     x0 = int(np.clip(cx - size // 2, 0, grey.shape[1] - size))
     return grey[y0:y0 + size, x0:x0 + size]
-
-
-def tile_errors(img: np.ndarray, sharp: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    sq = (img - sharp) ** 2
-    return np.array([[sq[y:y + MAP_TILE, x:x + MAP_TILE].mean() for x in range(0, w - MAP_TILE + 1, MAP_TILE)]
-                     for y in range(0, h - MAP_TILE + 1, MAP_TILE)])
 
 
 def main() -> None:
@@ -90,17 +84,16 @@ def main() -> None:
         for b in best.ravel():
             kind = names[b].rstrip("0123456789.")
             wins[kind] = wins.get(kind, 0) + 1
-        tiled = np.zeros_like(pair.blur)
-        for i in range(best.shape[0]):
-            for j in range(best.shape[1]):
-                sl = (slice(i * MAP_TILE, (i + 1) * MAP_TILE), slice(j * MAP_TILE, (j + 1) * MAP_TILE))
+        ys, xs = tile_origins(*pair.blur.shape[:2], MAP_TILE)
+        tiled = pair.blur.copy()  # the remainder narrower than a tile stays as it is
+        for i, y0 in enumerate(ys):
+            for j, x0 in enumerate(xs):
+                sl = (slice(y0, y0 + MAP_TILE), slice(x0, x0 + MAP_TILE))
                 tiled[sl] = outs[best[i, j]][sl]
-        h, w = best.shape[0] * MAP_TILE, best.shape[1] * MAP_TILE
-        tiled[h:], tiled[:, w:] = pair.blur[h:], pair.blur[:, w:]
         glob = max(score(o, pair.sharp)["psnr"] for o in outs) - base
         radius_map = oracle_radius_map(pair.blur, pair.sharp)
         grey = luma(pair.blur)
-        centres = [(y + MAP_TILE // 2, x + MAP_TILE // 2) for y in range(0, h, MAP_TILE) for x in range(0, w, MAP_TILE)]
+        centres = [(y0 + MAP_TILE // 2, x0 + MAP_TILE // 2) for y0 in ys for x0 in xs]
         fits = [fit_radius(window(grey, cy, cx), 64, FIT_GRID)[0] for cy, cx in centres]
         oracle = [radius_map[cy, cx] for cy, cx in centres]
         oracle_all += oracle

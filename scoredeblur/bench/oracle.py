@@ -2,7 +2,7 @@
 
 Two bounds, both chosen against the all-in-focus target, so neither is ever a result:
 
-* ``oracle_radius``: the one uniform radius that maximises PSNR (the bound for one-PSF methods);
+* ``best_radius``: the one uniform radius that scores best, e.g. by PSNR (the bound for one-PSF methods);
 * ``oracle_radius_map``: per tile, the radius whose deconvolution (``tikhonov_deblur``) is closest
   to the target, median-filtered over neighbouring tiles and interpolated to every pixel (what a
   per-tile disk estimator could at best hand the sampler).
@@ -47,7 +47,7 @@ def tikhonov_deblur(blur: np.ndarray, radius: float, weight: float = TIKHONOV_WE
     return np.clip(x[0].permute(1, 2, 0).numpy(), 0, 1)
 
 
-def oracle_radius(blur: np.ndarray, better, run) -> tuple[float, np.ndarray]:
+def best_radius(blur: np.ndarray, better, run) -> tuple[float, np.ndarray]:
     """The uniform radius whose ``run(blur, radius)`` scores best by ``better(out)`` (higher is
     better): a coarse grid, then ±0.25/0.5 px around the best. Returns (radius, output)."""
     best = (-np.inf, 0.0, blur)
@@ -77,14 +77,22 @@ def oracle_radius_map(blur: np.ndarray, sharp: np.ndarray, tile: int = MAP_TILE,
     h, w = blur.shape[:2]
     if h < tile or w < tile:
         raise ValueError(f"an oracle map needs at least {tile}×{tile} pixels, got {h}×{w}")
-    ys, xs = list(range(0, h - tile + 1, tile)), list(range(0, w - tile + 1, tile))
-    errors = np.empty((len(radii), len(ys), len(xs)))
-    for k, r in enumerate(radii):
-        sq = (tikhonov_deblur(blur, r) - sharp) ** 2
-        for i, y0 in enumerate(ys):
-            for j, x0 in enumerate(xs):
-                errors[k, i, j] = sq[y0:y0 + tile, x0:x0 + tile].mean()
+    ys, xs = tile_origins(h, w, tile)
+    errors = np.stack([tile_errors(tikhonov_deblur(blur, r), sharp, tile) for r in radii])
     tiles = np.asarray(radii)[errors.argmin(axis=0)]
     if tiles.size >= 9:
         tiles = median_filter(tiles, size=3, mode="nearest")
     return radius_map_from_tiles(tiles, ys, xs, tile, h, w)
+
+
+def tile_origins(h: int, w: int, tile: int) -> tuple[list[int], list[int]]:
+    """Rows and columns where the whole ``tile``-px tiles of an H×W image start (no overlap; a
+    remainder narrower than a tile is left out)."""
+    return list(range(0, h - tile + 1, tile)), list(range(0, w - tile + 1, tile))
+
+
+def tile_errors(img: np.ndarray, sharp: np.ndarray, tile: int = MAP_TILE) -> np.ndarray:
+    """Mean squared error against ``sharp`` of each tile of ``tile_origins``: (rows, columns)."""
+    ys, xs = tile_origins(*img.shape[:2], tile)
+    sq = ((img - sharp) ** 2).mean(axis=-1) if img.ndim == 3 else (img - sharp) ** 2
+    return np.array([[sq[y0:y0 + tile, x0:x0 + tile].mean() for x0 in xs] for y0 in ys])

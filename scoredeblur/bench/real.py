@@ -24,8 +24,7 @@ from PIL import Image
 
 from scoredeblur.api import deblur
 from scoredeblur.bench.metrics import psnr, ssim
-from scoredeblur.bench.oracle import oracle_radius as best_radius
-from scoredeblur.bench.oracle import oracle_radius_map, wiener_deblur
+from scoredeblur.bench.oracle import best_radius, oracle_radius_map, wiener_deblur
 from scoredeblur.bench.peers import load_ffdnet, pnp_hqs
 from scoredeblur.io.images import IMAGE_SUFFIXES, read_image
 from scoredeblur.physics.estimate import estimate_noise
@@ -117,9 +116,10 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
         ffdnet = load_ffdnet(weights_dir)
     rows, outputs = [], {}
     for pair in pairs:
-        noise = max(estimate_noise(pair.blur), 1 / 255)
+        photo_noise = estimate_noise(pair.blur)
+        noise = max(photo_noise, 1 / 255)
         base = score(pair.blur, pair.sharp, border)
-        oracle_r = None
+        oracle_r, oracle_map = None, None  # found once per pair, shared by the presets that use them
         for name in methods:
             t0 = time.perf_counter()
             extra = {}
@@ -134,10 +134,11 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
             else:
                 preset = name.split("_")[1]
                 if name.endswith("_oracle_map"):
-                    rmap = oracle_radius_map(pair.blur, pair.sharp)
-                    noisy = float(np.hypot(max(estimate_noise(pair.blur), NOISE_FLOOR), ORACLE_MAP_NOISE))
-                    extra["radius_min"], extra["radius_max"] = float(rmap.min()), float(rmap.max())
-                    out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=rmap.astype(np.float32),
+                    if oracle_map is None:
+                        oracle_map = oracle_radius_map(pair.blur, pair.sharp).astype(np.float32)
+                    noisy = float(np.hypot(max(photo_noise, NOISE_FLOOR), ORACLE_MAP_NOISE))
+                    extra["radius_min"], extra["radius_max"] = float(oracle_map.min()), float(oracle_map.max())
+                    out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=oracle_map,
                                  noise_std=noisy, model=model, device=device, seed=seed)
                 elif name.endswith("_oracle"):
                     if oracle_r is None:
