@@ -53,7 +53,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            keep_bokeh: bool = False, return_info: bool = False, **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
-    ``deblur(img)`` runs the ``"balanced"`` preset; ``preset="fast" | "balanced" | "quality"`` are
+    ``deblur(img)`` runs the ``"fast"`` preset; ``preset="fast" | "balanced" | "quality"`` are
     ours: a late start from a deconvolution, the exact proximal consistency with the defocus PSF,
     plug-and-play steps with the learned denoiser. ``deblur(img, steps=700)`` (``preset="pc"``) runs
     predictor-corrector sampling from the prior, every score made consistent with the defocus PSF:

@@ -13,7 +13,14 @@ from scoredeblur.physics.base import BlurOperator
 from scoredeblur.physics.blind import make_physics
 from scoredeblur.physics.estimate import estimate_noise
 from scoredeblur.sampling.config import SamplerConfig
-from scoredeblur.sampling.presets import LATE_START_PRESETS, preset_name, resolve, sigma_start_for_radius
+from scoredeblur.sampling.presets import (
+    LATE_START_PRESETS,
+    RADIUS_LAM_PRESETS,
+    lam_for_radius,
+    preset_name,
+    resolve,
+    sigma_start_for_radius,
+)
 
 NOISE_FLOOR = 2 / 255          # JPEG and denoising in-camera hide noise from the estimator
 START_DECONV_WEIGHT = 0.05     # ρ of the starting deconvolution at σ_n = 0.01
@@ -43,6 +50,8 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
             # Our late-start presets pick σ_start from the blur (its strongest part) unless it was set.
             if name in LATE_START_PRESETS and "sigma_start" not in overrides:
                 cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(physics.max_radius))
+            if name in RADIUS_LAM_PRESETS and "lam" not in overrides:
+                cfg = dataclasses.replace(cfg, lam=lam_for_radius(physics.max_radius))
             if cfg.sigma_start is not None:
                 # Start from a mild deconvolution: the late start then has less to undo.
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)

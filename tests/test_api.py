@@ -108,7 +108,7 @@ def test_default_preset_is_blind_and_handles_grey(tiny_model_path, rng):
 
     case = build_cases([("cam", np.repeat(data.camera()[:, :, None], 3, axis=2))], [Degradation(3.0)], crop=96)[0]
     grey = (case.blurry[:, :, 0] * 255).round().astype(np.uint8)
-    out = scoredeblur.deblur(grey, model=tiny_model_path, tile=64)  # preset "balanced", radius estimated
+    out = scoredeblur.deblur(grey, model=tiny_model_path, tile=64)  # the default preset, radius estimated
     assert out.shape == grey.shape and out.dtype == np.uint8
     with pytest.raises(ValueError, match="pass psf_radius"):
         scoredeblur.deblur(grey[:40, :40], model=tiny_model_path)
@@ -131,6 +131,22 @@ def test_late_start_follows_the_radius_unless_the_caller_sets_it(tiny_model_path
     assert mild <= sigma_start_for_radius(1.5) + 1e-6 < strong <= sigma_start_for_radius(5.0) + 1e-6
     assert first_sigma(psf_radius=1.5, sigma_start=0.3) == pytest.approx(strong)  # the caller's value wins
     assert sigma_start_for_radius(0.0) == 0.1 and sigma_start_for_radius(20.0) == 0.3
+
+
+def test_fast_weighs_the_prior_by_the_radius_unless_the_caller_sets_it(rng):
+    from scoredeblur.plan import make_plan
+    from scoredeblur.sampling.presets import PRESETS, lam_for_radius
+
+    img = rng.random((24, 24, 3)).astype(np.float32)
+    y = torch.from_numpy(img).permute(2, 0, 1)[None]
+
+    def lam(preset, radius, **kw):
+        return make_plan(img, y, preset, None, psf_radius=radius, noise_std=0.01, **kw).cfg.lam
+
+    assert lam("fast", 2.0) == 1.0 and lam("fast", 3.0) == pytest.approx(2 / 3) and lam("fast", 8.0) == 0.5
+    assert lam("fast", 8.0, lam=0.9) == 0.9                  # the caller's value wins
+    assert lam("balanced", 2.0) == lam("balanced", 8.0) == PRESETS["balanced"].lam  # measured at 8 steps only
+    assert lam_for_radius(0.0) == 1.0 and lam_for_radius(1.0) == 1.0 and lam_for_radius(50.0) == 0.5
 
 
 def test_late_start_takes_the_strongest_blur_of_a_radius_map(tiny_model_path, rng):

@@ -90,7 +90,7 @@ def test_keep_bokeh_must_be_a_bool(tiny_model_path):
 
 
 def test_steps_alone_runs_predictor_corrector_with_the_physics():
-    assert preset_name(None, 700) == "pc" and preset_name(None, None) == "balanced"
+    assert preset_name(None, 700) == "pc" and preset_name(None, None) == "fast"
     cfg = resolve(None, 700)
     assert cfg.steps == 700 and cfg.corrector and cfg.consistency == "proximal" and cfg.sigma_start is None
     assert resolve("paper", 700).consistency == "paper"  # the source paper's Eq. (11), on request

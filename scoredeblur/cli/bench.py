@@ -19,6 +19,7 @@ from scoredeblur.bench.real import BORDER, load_pairs, real_crops, real_markdown
 from scoredeblur.bench.real import METHODS as REAL_METHODS
 from scoredeblur.bench.report import compare, plot_curves, quality_markdown, save_crops, speed_markdown, write_json
 from scoredeblur.bench.speed import ENGINES, machine_info, preset_seconds, run_speed
+from scoredeblur.sampling.presets import DEFAULT_PRESET
 
 DEFAULT_WEIGHTS = DEFAULT_DEV_DIR.parents[1] / "weights"
 DEFAULT_PAIRS = DEFAULT_DEV_DIR.parent / "real_pairs" / "dpdd_dev"
@@ -120,7 +121,8 @@ def _real(args, out: Path, results: dict) -> str:
     res = run_real(pairs, args.real_methods, model=args.model, weights_dir=Path(args.weights), device=args.device,
                    seed=args.seed, keep_outputs=True, progress=say)
     results["real"] = {"summary": res["summary"], "rows": res["rows"], "pairs": args.pairs, "scale": args.scale}
-    ours = next((m for m in ("sd_balanced", "sd_fast", "sd_quality") if m in args.real_methods), args.real_methods[-1])
+    ours = next((m for m in (f"sd_{DEFAULT_PRESET}", "sd_fast", "sd_balanced", "sd_quality") if m in args.real_methods),
+                args.real_methods[-1])
     real_crops(pairs, res["outputs"], ours, out / "real_crops.png")
     return real_markdown(res, args.pairs, args.scale, BORDER)
 

@@ -17,7 +17,9 @@ PRESETS: dict[str, SamplerConfig] = {
     # Ours: a late start (CCDF) from a mild deconvolution at σ = 0.3, then plug-and-play steps:
     # the learned denoiser (Tweedie) made exactly consistent with the (estimated) defocus PSF.
     # σ_start and λ: the best of the blind sweep in docs/RESULTS.md for the shipped model; deblur()
-    # lowers σ_start for milder blur (sigma_start_for_radius) unless the caller sets it.
+    # lowers σ_start for milder blur (sigma_start_for_radius) and, for "fast", sets λ from the blur
+    # (lam_for_radius) unless the caller sets them. With the shipped model more steps do not gain
+    # (docs/RESULTS.md, "Quality against network evaluations"): "fast" is the default.
     "fast": SamplerConfig(steps=8, corrector=False, consistency="proximal", predictor="hqs",
                           sigma_start=0.3, lam=0.7),
     "balanced": SamplerConfig(steps=16, corrector=False, consistency="proximal", predictor="hqs",
@@ -25,8 +27,9 @@ PRESETS: dict[str, SamplerConfig] = {
     "quality": SamplerConfig(steps=32, corrector=False, consistency="proximal", predictor="hqs",
                              sigma_start=0.3, lam=0.7),
 }
-DEFAULT_PRESET = "balanced"  # what deblur(img) runs when neither steps nor preset is given
+DEFAULT_PRESET = "fast"  # what deblur(img) runs when neither steps nor preset is given
 LATE_START_PRESETS = ("fast", "balanced", "quality")
+RADIUS_LAM_PRESETS = ("fast",)  # where λ follows the blur (lam_for_radius); measured at its 8 steps
 
 
 def sigma_start_for_radius(radius: float, per_px: float = 0.1, lo: float = 0.1, hi: float = 0.3) -> float:
@@ -34,6 +37,14 @@ def sigma_start_for_radius(radius: float, per_px: float = 0.1, lo: float = 0.1, 
     less noise to hide it. Measured (docs/RESULTS.md): at radius 2 a start at 0.1–0.19 beat 0.3 by
     0.7 dB; at radii 3–5, 0.3 was best."""
     return float(min(hi, max(lo, per_px * radius)))
+
+
+def lam_for_radius(radius: float, per_px: float = 2.0, lo: float = 0.5, hi: float = 1.0) -> float:
+    """The prior's weight λ for a defocus radius (px), for 8 plug-and-play steps: mild blur keeps
+    more detail in the photo, so the data may weigh more; strong blur needs more of the prior.
+    Measured (docs/RESULTS.md, 20 dev crops, true radius): the best λ of 0.5 / 0.7 / 1.0 was 1.0 at
+    radius 2, 0.7 at 3 and 0.5 at 5 and 8."""
+    return hi if radius <= 0 else float(min(hi, max(lo, per_px / radius)))
 
 
 def preset_name(preset: str | None, steps: int | None) -> str:
