@@ -22,6 +22,7 @@ from scoredeblur.physics.varying import VaryingDefocusBlur
 from scoredeblur.plan import Plan, make_plan
 from scoredeblur.progress import LARGE_CALL
 from scoredeblur.progress import bar as progress_bar
+from scoredeblur.sampling.ensemble import flip_ensemble
 from scoredeblur.sampling.presets import resolve
 from scoredeblur.sampling.sampler import StepInfo
 from scoredeblur.sampling.tiling import TiledScore, default_tile_batch, still_mask
@@ -75,7 +76,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     every elementwise update into one kernel of that kind; ``loop="cpp"`` runs the whole loop in C++
     (whole image, no tiles; it falls back to the Python loop with a warning where it cannot run).
     Any ``SamplerConfig`` field (``corrector``, ``consistency``, ``alpha``, ``lam``, ``snr``,
-    ``predictor``, ``eta``, ``sigma_start``) may be overridden.
+    ``predictor``, ``eta``, ``sigma_start``, ``ensemble``) may be overridden.
 
     ``img``: numpy array (H×W or H×W×C; uint8, uint16 or float in [0, 1]), PIL image, torch tensor
     ((H, W), (C, H, W) or (1, C, H, W); uint8 or float) or a file path (returns a numpy array).
@@ -112,7 +113,8 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     observed = prep.x[0].permute(1, 2, 0).numpy()
     plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh, **sampler_options)
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
-    score = TiledScore(net.score, tile=tile, overlap=overlap, batch=tile_batch, still=still)
+    score = TiledScore(flip_ensemble(net.score, plan.cfg.ensemble), tile=tile, overlap=overlap, batch=tile_batch,
+                       still=still, evaluations=plan.cfg.ensemble)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     tiles = score.active_tiles(*y.shape[-2:])
     work = plan.cfg.nfe * tiles  # network evaluations of a tile: what the call's time goes into

@@ -61,6 +61,8 @@ def _cpp(net, y, plan: Plan, sde: VESDE, seed: int) -> torch.Tensor | None:
     try:
         if y.device.type != "cpu":
             raise BackendUnavailable("the C++ loop runs on the CPU")
+        if plan.cfg.ensemble > 1:
+            raise BackendUnavailable(f"the C++ loop evaluates the network once per step (ensemble={plan.cfg.ensemble})")
         cpp_loop.native_loop()  # before compiling a package it could not use
         loop = cpp_loop.CppLoop(cpp_loop.package_for(net), net.config.size_multiple)
         return loop.sample(y, sde, plan.cfg, seed, plan.physics, plan.x_start)

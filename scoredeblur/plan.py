@@ -15,7 +15,6 @@ from scoredeblur.physics.estimate import estimate_noise
 from scoredeblur.sampling.config import SamplerConfig
 from scoredeblur.sampling.presets import (
     LATE_START_PRESETS,
-    RADIUS_LAM_PRESETS,
     lam_for_radius,
     preset_name,
     resolve,
@@ -47,10 +46,10 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
             cfg = dataclasses.replace(cfg, noise_std=float(noise_std))
         if cfg.consistency in ("gradient", "proximal"):
             physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh)
-            # Our late-start presets pick σ_start from the blur (its strongest part) unless it was set.
+            # Our late-start presets pick σ_start and λ from the blur (its strongest part) unless set.
             if name in LATE_START_PRESETS and "sigma_start" not in overrides:
                 cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(physics.max_radius))
-            if name in RADIUS_LAM_PRESETS and "lam" not in overrides:
+            if name in LATE_START_PRESETS and "lam" not in overrides:
                 cfg = dataclasses.replace(cfg, lam=lam_for_radius(physics.max_radius))
             if cfg.sigma_start is not None:
                 # Start from a mild deconvolution: the late start then has less to undo.

@@ -145,7 +145,8 @@ def test_fast_weighs_the_prior_by_the_radius_unless_the_caller_sets_it(rng):
 
     assert lam("fast", 2.0) == 1.0 and lam("fast", 3.0) == pytest.approx(2 / 3) and lam("fast", 8.0) == 0.5
     assert lam("fast", 8.0, lam=0.9) == 0.9                  # the caller's value wins
-    assert lam("balanced", 2.0) == lam("balanced", 8.0) == PRESETS["balanced"].lam  # measured at 8 steps only
+    assert lam("quality", 2.0) == 1.0 and lam("quality", 8.0) == 0.5   # the same 8 steps, with flips
+    assert lam("pc", 8.0) == PRESETS["pc"].lam                           # not a late-start preset
     assert lam_for_radius(0.0) == 1.0 and lam_for_radius(1.0) == 1.0 and lam_for_radius(50.0) == 0.5
 
 

@@ -15,6 +15,7 @@ from scoredeblur.errors import InputError
 from scoredeblur.kernels.registry import KERNELS
 from scoredeblur.loops import LOOPS
 from scoredeblur.physics.blind import MODES
+from scoredeblur.sampling.config import ENSEMBLE_SIZES
 from scoredeblur.sampling.presets import DEFAULT_PRESET, PRESETS
 
 
@@ -47,6 +48,8 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictor", choices=("reverse_diffusion", "ddim", "hqs"), default=None)
     p.add_argument("--sigma-start", type=float, default=None,
                    help="start late from the blurry image at this σ (CCDF) instead of from the prior")
+    p.add_argument("--ensemble", type=int, choices=ENSEMBLE_SIZES, default=None,
+                   help="average the denoiser over this many flips of its input (each one network evaluation)")
     p.add_argument("--tile", type=positive_int, default=256,
                    help="largest square processed in one pass (512: ≈2.5× faster on 481×321, 0.2–0.4 dB lower)")
     p.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: tile/8)")
@@ -109,7 +112,7 @@ def image_options(args) -> dict:
                    tile_batch=args.tile_batch, device=args.device, loop=args.loop, kernel=args.kernel,
                    keep_bokeh=args.keep_bokeh)
     sampler = dict(snr=args.snr, alpha=args.alpha, lam=args.lam, corrector=args.corrector,
-                   predictor=args.predictor, sigma_start=args.sigma_start)
+                   predictor=args.predictor, sigma_start=args.sigma_start, ensemble=args.ensemble)
     options.update({k: v for k, v in sampler.items() if v is not None})
     if args.consistency is not None:  # "none" switches the step off
         options["consistency"] = None if args.consistency == "none" else args.consistency

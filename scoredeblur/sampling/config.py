@@ -9,6 +9,7 @@ from scoredeblur.errors import InputError
 
 CONSISTENCIES = (None, "paper", "gradient", "proximal")
 PREDICTORS = ("reverse_diffusion", "ddim", "hqs")
+ENSEMBLE_SIZES = (1, 2, 4)
 MAX_STEPS = 10_000   # 14 × the paper's 700; beyond this a call runs for days without gaining anything
 
 
@@ -24,6 +25,7 @@ class SamplerConfig:
     predictor: str = "reverse_diffusion"  # Eq. (9); "ddim" for few large steps; "hqs" for plug-and-play
     eta: float = 0.0                   # "ddim": share of fresh noise per step
     sigma_start: float | None = None   # None: start from the prior at σ_max, as the paper does (else CCDF)
+    ensemble: int = 1                  # the denoiser averaged over this many flips (1, 2, 4; sampling.ensemble)
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, numbers.Integral):
@@ -50,8 +52,13 @@ class SamplerConfig:
             raise InputError(f"noise_std must be in (0, 1) (pixel units, white = 1), got {self.noise_std}")
         if self.sigma_start is not None and self.sigma_start <= 0:
             raise InputError(f"sigma_start must be positive, got {self.sigma_start}")
+        if (isinstance(self.ensemble, bool) or not isinstance(self.ensemble, numbers.Integral)
+                or self.ensemble not in ENSEMBLE_SIZES):
+            raise InputError(f"ensemble must be one of {ENSEMBLE_SIZES} (flips averaged), got {self.ensemble!r}")
+        object.__setattr__(self, "ensemble", int(self.ensemble))
 
     @property
     def nfe(self) -> int:
-        """Network evaluations: one per predictor step, one more per corrector step."""
-        return self.steps + (self.steps - 1 if self.corrector else 0)
+        """Network evaluations: one per predictor step, one more per corrector step, each times
+        the flips averaged."""
+        return (self.steps + (self.steps - 1 if self.corrector else 0)) * self.ensemble

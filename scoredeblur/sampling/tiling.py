@@ -34,7 +34,7 @@ class TiledScore:
     """Wraps a score function S(x, σ) so that it is evaluated on tiles of at most ``tile`` pixels."""
 
     def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4, still: torch.Tensor | None = None,
-                 on_tiles: Callable[[int], None] | None = None):
+                 on_tiles: Callable[[int], None] | None = None, evaluations: int = 1):
         if tile < 16 or not 0 <= overlap < tile // 2 + 1 or batch < 1:
             raise ValueError(f"need tile >= 16, 0 <= overlap <= tile/2, batch >= 1 (got {tile}, {overlap}, {batch})")
         if still is not None and still.ndim != 2:
@@ -42,8 +42,9 @@ class TiledScore:
         self.score, self.tile, self.overlap, self.batch = score, tile, overlap, batch
         self.still = still
         self._still_tiles: dict[tuple[int, int, int, int], bool] = {}
-        self.on_tiles = on_tiles  # called with the number of tiles each network call evaluated (progress)
-        self.evaluated = 0   # tiles sent to the network so far (work done, for progress and reports)
+        self.on_tiles = on_tiles  # called with the network evaluations of tiles each call made (progress)
+        self.evaluations = evaluations  # network evaluations per tile in one call of ``score`` (its flips)
+        self.evaluated = 0   # network evaluations of tiles so far (work done, for progress and reports)
         self.skipped = 0     # tiles not evaluated because they hold no blur
 
     def _is_still(self, y0: int, x0: int, th: int, tw: int) -> bool:
@@ -105,9 +106,9 @@ class TiledScore:
         return out / norm
 
     def _done(self, tiles: int) -> None:
-        self.evaluated += tiles
+        self.evaluated += tiles * self.evaluations
         if self.on_tiles is not None:
-            self.on_tiles(tiles)
+            self.on_tiles(tiles * self.evaluations)
 
     def _weight(self, y0: int, x0: int, th: int, tw: int, h: int, w: int, x: torch.Tensor) -> torch.Tensor:
         wy = _ramp(th, self.overlap, y0 > 0, y0 + th < h, x.dtype, x.device)

@@ -241,3 +241,15 @@ def test_sigterm_stops_cleanly(images, tmp_path, tiny_model_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not [p for p in out.iterdir() if TEMP_MARK in p.name]
+
+
+def test_ensemble_option_reaches_the_sampler_and_is_checked(images, tmp_path, tiny_model_path, capsys):
+    import json
+
+    base = ["deblur", str(images / "img0.png"), "--model", str(tiny_model_path), "--preset", "fast",
+            "--psf-radius", "2", "--tile", "32", "--json"]
+    assert main(base + ["-o", str(tmp_path / "a.png"), "--ensemble", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["nfe"] == 16  # 8 steps × 2 flips
+    with pytest.raises(SystemExit) as exc:
+        main(base + ["-o", str(tmp_path / "b.png"), "--ensemble", "3"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -68,3 +68,11 @@ def test_loop_cpp_falls_back_with_a_warning(tiny_model_path, rng, monkeypatch):
         out = scoredeblur.deblur(img, model=tiny_model_path, loop="cpp", steps=2, preset="paper", tile=32)
     ref = scoredeblur.deblur(img, model=tiny_model_path, loop="python", steps=2, preset="paper", tile=32)
     assert np.array_equal(out, ref)
+
+
+def test_loop_cpp_runs_an_ensemble_in_python_with_a_warning(tiny_model_path, rng):
+    img = rng.random((16, 16, 3)).astype(np.float32)
+    kw = dict(model=tiny_model_path, preset="balanced", psf_radius=2.0, noise_std=0.01, tile=32)
+    with pytest.warns(UserWarning, match="ensemble=2"):
+        out = scoredeblur.deblur(img, loop="cpp", **kw)
+    assert np.array_equal(out, scoredeblur.deblur(img, loop="python", **kw))
