@@ -114,7 +114,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh, **sampler_options)
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
     score = TiledScore(flip_ensemble(net.score, plan.cfg.ensemble), tile=tile, overlap=overlap, batch=tile_batch,
-                       still=still, evaluations=plan.cfg.ensemble)
+                       still=still)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
     tiles = score.active_tiles(*y.shape[-2:])
     work = plan.cfg.nfe * tiles  # network evaluations of a tile: what the call's time goes into

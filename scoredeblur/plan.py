@@ -47,10 +47,10 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
         if cfg.consistency in ("gradient", "proximal"):
             physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh)
             # Our late-start presets pick σ_start and λ from the blur (its strongest part) unless set.
-            if name in LATE_START_PRESETS and "sigma_start" not in overrides:
-                cfg = dataclasses.replace(cfg, sigma_start=sigma_start_for_radius(physics.max_radius))
-            if name in LATE_START_PRESETS and "lam" not in overrides:
-                cfg = dataclasses.replace(cfg, lam=lam_for_radius(physics.max_radius))
+            if name in LATE_START_PRESETS:
+                r = physics.max_radius
+                cfg = dataclasses.replace(cfg, sigma_start=overrides.get("sigma_start", sigma_start_for_radius(r)),
+                                          lam=overrides.get("lam", lam_for_radius(r)))
             if cfg.sigma_start is not None:
                 # Start from a mild deconvolution: the late start then has less to undo.
                 x_start = physics.prox(y, y, START_DECONV_WEIGHT * cfg.noise_std / 0.01)

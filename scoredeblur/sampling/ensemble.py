@@ -20,18 +20,23 @@ ScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
 FLIPS: tuple[tuple[int, ...], ...] = ((), (-2, -1), (-1,), (-2,))
 
 
+class FlipEnsemble:
+    """S averaged over the first ``evaluations`` flips of ``FLIPS``; ``evaluations`` is also what
+    one call costs in network evaluations (``TiledScore`` counts them for progress)."""
+
+    def __init__(self, score: ScoreFn, evaluations: int):
+        self.score, self.evaluations = score, evaluations
+
+    def __call__(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        total = None
+        for dims in FLIPS[:self.evaluations]:
+            s = self.score(x.flip(dims), sigma).flip(dims) if dims else self.score(x, sigma)
+            total = s if total is None else total.add_(s)
+        return total.div_(self.evaluations)
+
+
 def flip_ensemble(score: ScoreFn, size: int) -> ScoreFn:
     """S averaged over the first ``size`` flips of ``FLIPS`` (``size`` 1: ``score`` itself)."""
     if size not in ENSEMBLE_SIZES:
         raise ValueError(f"ensemble size must be one of {ENSEMBLE_SIZES}, got {size}")
-    if size == 1:
-        return score
-
-    def averaged(x: torch.Tensor, sigma: float) -> torch.Tensor:
-        total = None
-        for dims in FLIPS[:size]:
-            s = score(x.flip(dims), sigma).flip(dims) if dims else score(x, sigma)
-            total = s if total is None else total.add_(s)
-        return total.div_(size)
-
-    return averaged
+    return score if size == 1 else FlipEnsemble(score, size)

@@ -34,7 +34,7 @@ class TiledScore:
     """Wraps a score function S(x, σ) so that it is evaluated on tiles of at most ``tile`` pixels."""
 
     def __init__(self, score, tile: int = 256, overlap: int = 32, batch: int = 4, still: torch.Tensor | None = None,
-                 on_tiles: Callable[[int], None] | None = None, evaluations: int = 1):
+                 on_tiles: Callable[[int], None] | None = None):
         if tile < 16 or not 0 <= overlap < tile // 2 + 1 or batch < 1:
             raise ValueError(f"need tile >= 16, 0 <= overlap <= tile/2, batch >= 1 (got {tile}, {overlap}, {batch})")
         if still is not None and still.ndim != 2:
@@ -43,7 +43,8 @@ class TiledScore:
         self.still = still
         self._still_tiles: dict[tuple[int, int, int, int], bool] = {}
         self.on_tiles = on_tiles  # called with the network evaluations of tiles each call made (progress)
-        self.evaluations = evaluations  # network evaluations per tile in one call of ``score`` (its flips)
+        # Network evaluations per tile in one call of ``score``: more than one for a flip ensemble.
+        self.evaluations = getattr(score, "evaluations", 1)
         self.evaluated = 0   # network evaluations of tiles so far (work done, for progress and reports)
         self.skipped = 0     # tiles not evaluated because they hold no blur
 

@@ -45,7 +45,7 @@ def test_ensemble_sizes_are_checked():
 
 def test_progress_counts_each_flip_as_an_evaluation():
     heard = []
-    tiled = TiledScore(flip_ensemble(ramp_score, 2), tile=32, overlap=8, on_tiles=heard.append, evaluations=2)
+    tiled = TiledScore(flip_ensemble(ramp_score, 2), tile=32, overlap=8, on_tiles=heard.append)
     tiled(torch.rand(1, 3, 40, 40), 0.5)
     assert sum(heard) == tiled.evaluated == 2 * len(tiled.tiles(40, 40))
 
