@@ -9,11 +9,12 @@ import torch
 
 import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
-from scoredeblur.kernels.registry import BackendUnavailable, get_kernel, reference
+from scoredeblur.kernels.registry import BackendUnavailable, get_kernel
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv
-from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.physics.defocus import DefocusBlur, dct2
 from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
+from scoredeblur.physics.varying import VaryingDefocusBlur
 from scoredeblur.sampling.tiling import TiledScore
 
 torch.set_num_threads(2)
@@ -95,7 +96,7 @@ def test_network_forward_forms(benchmark, form, size, monkeypatch):
 
 
 @pytest.mark.benchmark(group="fused update 256²")
-@pytest.mark.parametrize("backend", ["reference", "cpp"])
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
 def test_fused_update(benchmark, backend, tensors):
     try:
         kernel = get_kernel(backend)
@@ -125,6 +126,27 @@ def test_prox(benchmark, tensors):
     op = DefocusBlur(3.0)
     op.prox(tensors[0], tensors[1], 0.1)  # OTF cached, as inside the loop
     benchmark(op.prox, tensors[0], tensors[1], 0.1)
+
+
+@pytest.mark.benchmark(group="depth-varying prox, 768×1024, map 0-10 px (8 levels)")
+@pytest.mark.parametrize("path", ["prox_dct (CPU default)", "prox_direct (reference)"])
+def test_varying_prox(benchmark, path):
+    g = torch.Generator().manual_seed(1)
+    v, y = torch.rand((1, 3, 768, 1024), generator=g), torch.rand((1, 3, 768, 1024), generator=g)
+    op = VaryingDefocusBlur(np.broadcast_to(np.linspace(0.0, 10.0, 1024, dtype=np.float32), (768, 1024)))
+    benchmark(op.prox_dct if path.startswith("prox_dct") else op.prox_direct, v, y, 0.05)
+
+
+@pytest.mark.benchmark(group="blur r = 10, 768×1024, given the image's transform")
+@pytest.mark.parametrize("path", ["A_dct (from dct2(v))", "A (convolution)"])
+def test_blur_from_transform(benchmark, path):
+    v = torch.rand((1, 3, 768, 1024), generator=torch.Generator().manual_seed(2))
+    op = DefocusBlur(10.0)
+    if path.startswith("A_dct"):
+        v_hat, lam = dct2(v), op.eigenvalues(768, 1024, v.dtype, v.device)
+        benchmark(op.A_dct, v_hat, lam)
+    else:
+        benchmark(op.A, v)
 
 
 FITS = ("batched (shipped)", "one least-squares problem per candidate")
@@ -172,7 +194,7 @@ def test_reference_is_what_the_suite_times(tensors):
     """Guard: the unfused expression equals the fused op with the matching coefficients."""
     x, s, z, y, _ = tensors
     coef = torch.tensor([[0.98, 0.98 * 0.3, 0.98 * 0.5, 0.02]])
-    torch.testing.assert_close(reference(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
+    torch.testing.assert_close(get_kernel("reference")(x, s, z, y, coef), (x + 0.3 * s + 0.5 * z) * 0.98 + 0.02 * y)
 
 
 @pytest.mark.benchmark(group="training step (loss + backward), batch 16 of 64²")

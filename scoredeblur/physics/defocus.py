@@ -132,14 +132,25 @@ class DefocusBlur:
         return x[..., :h, :w]
 
     def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor, *,
-                 remember_y: bool = True) -> torch.Tensor:
+                 remember_y: bool = True, v_hat: torch.Tensor | None = None,
+                 lam: torch.Tensor | None = None) -> torch.Tensor:
         """The same solve in the DCT basis of the image itself (CPU tensors), in place where it can
-        be: at 24 MP every image-sized temporary is 288 MB."""
+        be: at 24 MP every image-sized temporary is 288 MB. ``v_hat`` (``dct2(v)``) and ``lam``
+        (``eigenvalues``) may come from a caller that shares them across several solves."""
         h, w = v.shape[-2:]
-        lam = self.eigenvalues(h, w, v.dtype, v.device, keep=remember_y)
+        if lam is None:
+            lam = self.eigenvalues(h, w, v.dtype, v.device, keep=remember_y)
         rho = _per_sample(rho, v)
-        num = dct2(v).mul_(rho).add_(self._adjoint_y_hat(y, lam, dct2, remember_y))
+        num = dct2(v).mul_(rho) if v_hat is None else v_hat * rho
+        num.add_(self._adjoint_y_hat(y, lam, dct2, remember_y))
         return idct2(num.div_(lam.square().add(rho)), overwrite=True)
+
+    def A_dct(self, v_hat: torch.Tensor, lam: torch.Tensor | None = None) -> torch.Tensor:
+        """A v from v's transform ``dct2(v)`` (CPU): one inverse transform, where the convolution
+        of ``A`` costs (2r + 1)² multiply-adds per pixel (0.34 s against 0.08 s at 3 MP, r = 10)."""
+        if lam is None:
+            lam = self.eigenvalues(*v_hat.shape[-2:], v_hat.dtype, v_hat.device)
+        return idct2(v_hat * lam, overwrite=True)
 
     def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor, transform, remember: bool) -> torch.Tensor:
         """Aᵀy in the transform domain. y is the same photo at every step of a run: transform it once."""

@@ -3,7 +3,7 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from scoredeblur.physics.defocus import DefocusBlur, disk_psf, pad_symmetric
+from scoredeblur.physics.defocus import DefocusBlur, dct2, disk_psf, pad_symmetric
 from scoredeblur.physics.degrade import synthesize_defocus
 
 
@@ -103,6 +103,14 @@ def test_dct_prox_equals_the_mirrored_fft_reference(dtype, tol, shape, radius):
     assert fast.dtype == dtype and fast.shape == v.shape
     torch.testing.assert_close(fast, ref, atol=tol, rtol=0)
     torch.testing.assert_close(op.prox(v, y, rho), fast, atol=0, rtol=0)  # the CPU default
+
+
+@pytest.mark.parametrize("radius", [0.0, 1.3, 4.0, 30.0])
+def test_blur_from_the_transform_is_the_convolution(radius):
+    """A v from dct2(v) equals the padded convolution, also when the disk is wider than the image."""
+    v = torch.rand((2, 3, 21, 34), generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    op = DefocusBlur(radius)
+    torch.testing.assert_close(op.A_dct(dct2(v)), op.A(v), atol=1e-12, rtol=0)
 
 
 def test_dct_prox_takes_views_and_follows_a_changed_photo():

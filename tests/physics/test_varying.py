@@ -114,3 +114,15 @@ def test_dct_eigenvalues_are_the_mirrored_spectrum():
         op = DefocusBlur(radius)
         torch.testing.assert_close(op.eigenvalues(23, 31, torch.float64, "cpu"),
                                    op.otf(23, 31, torch.float64, "cpu")[:23, :31], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("rmap", [_two_depths(), _two_depths(near=0.0, far=9.0), np.full((64, 80), 2.5)],
+                         ids=["soft-to-defocused", "in-focus-to-9px", "constant"])
+def test_dct_prox_is_the_direct_prox(rmap):
+    """The CPU path (one shared transform of v, A_l v from it) against the levels' convolutions and
+    mirrored-FFT solves, with a radius larger than some of the image's features and a per-sample ρ."""
+    op = VaryingDefocusBlur(rmap)
+    v, y = _image((2, 3, 64, 80), 9), _image((2, 3, 64, 80), 10)
+    rho = torch.tensor([0.02, 0.3], dtype=torch.float64)
+    torch.testing.assert_close(op.prox_dct(v, y, rho), op.prox_direct(v, y, rho), atol=1e-10, rtol=0)
+    torch.testing.assert_close(op.prox(v, y, rho), op.prox_dct(v, y, rho), atol=0, rtol=0)  # the CPU default
