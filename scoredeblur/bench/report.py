@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from scoredeblur.files import atomic_output
 
 
 def write_json(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
+    with atomic_output(path) as tmp, open(tmp, "w") as f:
         json.dump(obj, f, indent=1, default=str)
-    os.replace(tmp, path)
 
 
 def quality_markdown(summary: list[dict], tuned: dict, skipped: list[str]) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from scoredeblur.config import to_dict
+from scoredeblur.files import atomic_output
 from scoredeblur.models.score_model import Preconditioner
 
 META_KEY = "scoredeblur"
@@ -53,14 +54,8 @@ def export_onnx(model: Preconditioner, path: str | os.PathLike, fp16: bool = Fal
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp_path:
         onnx.save(proto, tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
     return path
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -23,13 +22,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scoredeblur.errors import ImageReadError, ImageWriteError
+from scoredeblur.files import TEMP_MARK, atomic_output
 
 # pypng and tifffile are imported where 16-bit files need them, so that machines without them
 # (a bare GPU box running training) still read and write 8-bit images.
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; raise it per call when you mean it
-TEMP_MARK = ".scoredeblur-tmp"     # in every temporary's name, so leftovers of a killed run can be found
 FLOAT_SUFFIXES = {".tif", ".tiff"}
 ALPHA_SUFFIXES = {".png", ".tif", ".tiff", ".webp"}
 EIGHT_BIT_SUFFIXES = {".jpg", ".jpeg", ".bmp", ".webp"}
@@ -211,20 +210,15 @@ def write_image(path: str | os.PathLike, pixels: np.ndarray, *, icc_profile: byt
 
 
 def _write_atomically(path: Path, overwrite: bool, encode) -> None:
-    """``encode(tmp)`` into a marked temporary beside ``path``, give it normal permissions, then
-    publish it under ``path``; on any failure the temporary is removed."""
+    """``encode(tmp)`` into a marked temporary beside ``path``, then publish it (``files.atomic_output``)."""
+    started = False
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}{TEMP_MARK}.", suffix=path.suffix, dir=path.parent)
-    except OSError as exc:
-        raise ImageWriteError(f"{path}: output folder {path.parent} is not writable ({exc.strerror})") from exc
-    os.close(fd)
-    try:
-        encode(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        _publish(tmp, path, overwrite)
+        with atomic_output(path, lambda tmp, target: _publish(tmp, target, overwrite)) as tmp:
+            started = True
+            encode(tmp)
     except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if not started and isinstance(exc, OSError):
+            raise ImageWriteError(f"{path}: output folder {path.parent} is not writable ({exc.strerror})") from exc
         if isinstance(exc, (OSError, ValueError)) and not isinstance(exc, ImageWriteError):
             raise ImageWriteError(f"{path}: cannot write ({type(exc).__name__}: {exc})") from exc
         raise
@@ -251,19 +245,6 @@ def _publish(tmp: str, path: Path, overwrite: bool) -> None:
         os.replace(tmp, path)
         return
     os.unlink(tmp)
-
-
-def _umask() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # elsewhere: read it by setting it (and put it back at once)
-    os.umask(mask)
-    return mask
 
 
 def write_array(path: str | os.PathLike, array: np.ndarray, *, overwrite: bool = False) -> Path:

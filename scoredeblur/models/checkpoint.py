@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 
 from scoredeblur.config import NetConfig, SDEConfig, from_dict, to_dict
 from scoredeblur.errors import CheckpointError
+from scoredeblur.files import atomic_output
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet
 from scoredeblur.version import __version__
@@ -26,20 +26,11 @@ VERSION = 1
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    """``torch.save`` through ``files.atomic_output``: a killed run leaves the last checkpoint whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def make_checkpoint(net: ScoreUNet, sde_config: SDEConfig, **extra: Any) -> dict[str, Any]:
