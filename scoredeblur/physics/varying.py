@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scoredeblur.physics.defocus import DefocusBlur, dct2
+from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed, where MAX_LEVELS suffice
 MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this many uniform ones
@@ -95,7 +95,7 @@ class VaryingDefocusBlur:
         synthetic depth-varying defocus with the true map, +3.9 dB on 256² crops against −0.7 dB
         with the plain mixture.
         """
-        if v.device.type == "cpu" and y.device.type == "cpu" and not (v.requires_grad or y.requires_grad):
+        if dct_applies(v, y):
             return self.prox_dct(v, y, rho)
         return self.prox_direct(v, y, rho)
 
@@ -111,9 +111,9 @@ class VaryingDefocusBlur:
         return out
 
     def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
-        """``prox`` in the DCT basis (CPU tensors), equal to ``prox_direct`` to rounding and 1.9× faster
-        at 3 MP with 7 levels: v is transformed once for all levels, each level's A_l v comes from that
-        transform instead of a (2r + 1)² convolution."""
+        """``prox`` in the DCT basis (CPU tensors), equal to ``prox_direct`` to rounding: v is
+        transformed once for all levels and each level's A_l v comes from that transform instead of a
+        (2r + 1)² convolution (4.8× faster than ``prox_direct`` at 0.8 MP with radii to 10 px)."""
         h, w = v.shape[-2:]
         v_hat = dct2(v)
         out = torch.zeros_like(v)
