@@ -18,7 +18,6 @@ from scoredeblur.io.conversion import match_channels, prepare, restore, unmatch_
 from scoredeblur.loops import check_loop, run_loop
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.physics.blind import check_psf_radius
-from scoredeblur.physics.varying import VaryingDefocusBlur
 from scoredeblur.plan import Plan, make_plan
 from scoredeblur.progress import LARGE_CALL
 from scoredeblur.progress import bar as progress_bar
@@ -51,7 +50,8 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            tile: int = 256, overlap: int | None = None, tile_batch: int | None = None, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
            progress: bool = False, loop: str = "python", kernel: str | None = None, precision: str | None = None,
-           keep_bokeh: bool = False, return_info: bool = False, **sampler_options) -> Any:
+           keep_bokeh: bool = False, keep_highlights: bool = False, return_info: bool = False,
+           **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
     ``deblur(img)`` runs the ``"fast"`` preset; ``preset="fast" | "balanced" | "quality"`` are
@@ -70,6 +70,10 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     photo as it was and spend no network evaluations on those tiles. ``keep_bokeh=True`` keeps the photographer's background
     blur: regions blurred clearly more than the sharpest layer (``physics.blind.bokeh_threshold``)
     are left as they are and only the rest is deblurred; default: everything in focus.
+    ``keep_highlights=True`` leaves small clipped highlights (lamps, glints) and the pixels within
+    the blur's reach of them as they are: the light the sensor clipped is missing from the photo,
+    and deconvolving without it rings far around every highlight (``physics.clipping``). Opt-in:
+    small white regions of ordinary photos (paint, the inside of letters) count as highlights too.
 
     ``loop``/``kernel`` choose how the sampler runs (``scoredeblur.loops``): ``loop="python"`` with
     ``kernel=None`` is the reference loop; a ``kernel`` ("reference", "cpu", "triton", "cuda") fuses
@@ -96,14 +100,15 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                       seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile, overlap=overlap,
                       tile_batch=tile_batch, device=device, generator=generator, callback=callback,
                       progress=progress, loop=loop, kernel=kernel, precision=precision, keep_bokeh=keep_bokeh,
-                      return_info=return_info, **sampler_options) for one in img]
+                      keep_highlights=keep_highlights, return_info=return_info, **sampler_options) for one in img]
         if isinstance(img, torch.Tensor) and not return_info:
             return torch.cat(out)
         return tuple(out) if isinstance(img, tuple) else out
     t0 = time.perf_counter()
     check_arguments(steps, preset=preset, seed=seed, psf_radius=psf_radius, noise_std=noise_std, tile=tile,
                     overlap=overlap, tile_batch=tile_batch, loop=loop, kernel=kernel, generator=generator,
-                    callback=callback, precision=precision, keep_bokeh=keep_bokeh, **sampler_options)
+                    callback=callback, precision=precision, keep_bokeh=keep_bokeh,
+                    keep_highlights=keep_highlights, **sampler_options)
     overlap = max(4, tile // 8) if overlap is None else overlap
     prep = prepare(img)
     net = with_precision(get_model(model, device), precision)
@@ -111,7 +116,8 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     tile_batch = default_tile_batch(dev) if tile_batch is None else tile_batch
     y = match_channels(prep.x, net.config.in_channels).to(dev)
     observed = prep.x[0].permute(1, 2, 0).numpy()
-    plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh, **sampler_options)
+    plan = make_plan(observed, y, preset, steps, psf_radius, noise_std, keep_bokeh=keep_bokeh,
+                     keep_highlights=keep_highlights, **sampler_options)
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
     score = TiledScore(flip_ensemble(net.score, plan.cfg.ensemble), tile=tile, overlap=overlap, batch=tile_batch,
                        still=still)
@@ -148,7 +154,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
 
 def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_std=None, tile=256, overlap=None,
                     tile_batch=None, loop="python", kernel=None, generator=None, callback=None, precision=None,
-                    device=None, keep_bokeh=False, **sampler_options) -> None:
+                    device=None, keep_bokeh=False, keep_highlights=False, **sampler_options) -> None:
     """Every argument of ``deblur`` that does not depend on the image, checked before any work (and
     by ``deblur_files`` once, before the first image)."""
     check_loop(loop, kernel, generator, callback)
@@ -165,8 +171,9 @@ def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_s
     if device is not None:
         arguments.device(device)
     check_psf_radius(psf_radius)
-    if not isinstance(keep_bokeh, bool):
-        raise InputError(f"keep_bokeh must be True or False, got {keep_bokeh!r}")
+    for name, flag in (("keep_bokeh", keep_bokeh), ("keep_highlights", keep_highlights)):
+        if not isinstance(flag, bool):
+            raise InputError(f"{name} must be True or False, got {flag!r}")
     resolve(preset, steps, **sampler_options)  # the sampler settings (SamplerConfig checks each)
 
 
@@ -201,7 +208,8 @@ def skips_still_tiles(plan: Plan, loop: str) -> bool:
 
 def radius_map_of(plan: Plan, shape: tuple[int, int]) -> np.ndarray:
     """The H×W radius map of the call's operator (zeros when it has none)."""
-    if isinstance(plan.physics, VaryingDefocusBlur):
-        return plan.physics.radius_map.numpy().copy()
+    radius_map = getattr(plan.physics, "radius_map", None)
+    if radius_map is not None:
+        return radius_map.numpy().copy()
     radius = getattr(plan.physics, "radius", 0.0)
     return np.full(shape, float(radius))

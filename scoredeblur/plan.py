@@ -34,7 +34,8 @@ class Plan:
 
 
 def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: int | None,
-              psf_radius=None, noise_std: float | None = None, keep_bokeh: bool = False, **overrides) -> Plan:
+              psf_radius=None, noise_std: float | None = None, keep_bokeh: bool = False,
+              keep_highlights: bool = False, **overrides) -> Plan:
     """``observed``: the photo as (H, W, C) in [0, 1]; ``y``: the same, as the sampler's tensor."""
     name = preset_name(preset, steps)
     cfg = resolve(preset, steps, **overrides)
@@ -45,7 +46,7 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
         if noise_std is not None:
             cfg = dataclasses.replace(cfg, noise_std=float(noise_std))
         if cfg.consistency in ("gradient", "proximal"):
-            physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh)
+            physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh, keep_highlights=keep_highlights)
             # Our late-start presets pick σ_start and λ from the blur (its strongest part) unless set.
             if name in LATE_START_PRESETS:
                 r = physics.max_radius

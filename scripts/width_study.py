@@ -41,7 +41,7 @@ def deblur_scores(model_path, radius: float, images: int, crop: int) -> dict:
     rows = []
     for i, (_, sharp) in enumerate(list_images(None)[:images]):
         sharp = centre_crop(sharp, crop)
-        blurry, _ = degrade(sharp.astype(np.float64) / 255, deg, seed=i)
+        blurry, _, _ = degrade(sharp.astype(np.float64) / 255, deg, seed=i)
         out = scoredeblur.deblur(blurry, preset="fast", model=model_path, psf_radius=radius, noise_std=deg.noise)
         ref = sharp.astype(np.float64) / 255
         rows.append((psnr(ref, blurry), psnr(ref, out), ssim(ref, blurry), ssim(ref, out)))

@@ -30,12 +30,14 @@ class Degradation:
     poisson_peak: float | None = None   # photons at white, for Poisson-Gaussian noise
     bits: int = 8
     jpeg_quality: int | None = None
+    highlights: int = 0                 # specular highlights added to the scene, clipped by the sensor
 
     @property
     def label(self) -> str:
         blur = f"r{self.radius:g}" if self.varying is None else f"var{self.varying[0]:g}-{self.varying[1]:g}"
         extra = f"_pg{self.poisson_peak:g}" if self.poisson_peak else ""
         extra += f"_jpeg{self.jpeg_quality}" if self.jpeg_quality else ""
+        extra += f"_hl{self.highlights}" if self.highlights else ""
         return f"{blur}_n{self.noise:g}{extra}"
 
 
@@ -93,10 +95,26 @@ def depth_radius_map(h: int, w: int, fg: float, bg: float, rng: np.random.Genera
     return fg + (bg - fg) * t
 
 
-def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+def add_highlights(sharp: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The scene with ``count`` specular highlights: small disks (1.5-4 px) 2-6× brighter than
+    white, as glints, lamps and sunlit water put into photos. Values above 1 are light the sensor
+    clips after the blur has spread it; the sharp image a camera would record is this, clipped."""
+    h, w = sharp.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    scene = sharp.copy()
+    for _ in range(count):
+        cy, cx, r = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(1.5, 4.0)
+        spot = np.clip(r + 0.5 - np.hypot(yy - cy, xx - cx), 0, 1)  # anti-aliased disk
+        scene += spot[:, :, None] * rng.uniform(2.0, 6.0) * np.array([1.0, 0.95, 0.85])
+    return scene
+
+
+def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(the photo as recorded, its radius map or None, the sharp image as a camera would record it)."""
     g = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    x = torch.from_numpy(sharp).permute(2, 0, 1)[None]
+    scene = add_highlights(sharp, deg.highlights, rng) if deg.highlights else sharp
+    x = torch.from_numpy(scene).permute(2, 0, 1)[None]
     radius_map = None
     if deg.varying is not None:
         radius_map = depth_radius_map(*sharp.shape[:2], *deg.varying, rng)
@@ -107,7 +125,7 @@ def degrade(sharp: np.ndarray, deg: Degradation, seed: int) -> tuple[np.ndarray,
     out = y[0].permute(1, 2, 0).numpy()
     if deg.jpeg_quality:
         out = jpeg(out, deg.jpeg_quality)
-    return out, radius_map
+    return out, radius_map, np.clip(scene, 0, 1)
 
 
 def build_cases(images: list[tuple[str, np.ndarray]], degradations: list[Degradation], sizes=("crop",),
@@ -121,8 +139,8 @@ def build_cases(images: list[tuple[str, np.ndarray]], degradations: list[Degrada
             for deg in degradations:
                 # A per-case seed derived from its identity: adding cases never changes the others.
                 case_seed = zlib.crc32(f"{seed}/{name}/{size}/{deg.label}".encode())
-                blurry, rmap = degrade(sharp, deg, case_seed)
-                cases.append(Case(f"{name}/{size}/{deg.label}", sharp, blurry, deg, size, rmap))
+                blurry, rmap, shown = degrade(sharp, deg, case_seed)
+                cases.append(Case(f"{name}/{size}/{deg.label}", shown, blurry, deg, size, rmap))
     return cases
 
 

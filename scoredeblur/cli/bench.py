@@ -19,6 +19,7 @@ from scoredeblur.bench.real import BORDER, load_pairs, real_crops, real_markdown
 from scoredeblur.bench.real import METHODS as REAL_METHODS
 from scoredeblur.bench.report import compare, plot_curves, quality_markdown, save_crops, speed_markdown, write_json
 from scoredeblur.bench.speed import ENGINES, machine_info, preset_seconds, run_speed
+from scoredeblur.cli.common import count
 from scoredeblur.sampling.presets import DEFAULT_PRESET
 
 DEFAULT_WEIGHTS = DEFAULT_DEV_DIR.parents[1] / "weights"
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.01)
     p.add_argument("--poisson-peak", type=float, default=None)
     p.add_argument("--jpeg", type=int, default=None, help="JPEG quality applied to the degraded image")
+    p.add_argument("--highlights", type=count, default=0, metavar="N",
+                   help="add N specular highlights (2-6x white, clipped by the sensor) to every scene")
     p.add_argument("--sizes", nargs="+", default=["crop"], choices=("crop", "full"),
                    help="centre crops of --crop pixels and/or full images")
     p.add_argument("--crop", type=int, default=256)
@@ -129,8 +132,9 @@ def _real(args, out: Path, results: dict) -> str:
 
 def _quality(args, out: Path, results: dict) -> str:
     images = list_images(args.images)[: args.limit]
-    degs = [Degradation(r, None, args.noise, args.poisson_peak, 8, args.jpeg) for r in args.radii]
-    degs += [Degradation(None, tuple(v), args.noise, args.poisson_peak, 8, args.jpeg) for v in args.varying or []]
+    degs = [Degradation(r, None, args.noise, args.poisson_peak, 8, args.jpeg, args.highlights) for r in args.radii]
+    degs += [Degradation(None, tuple(v), args.noise, args.poisson_peak, 8, args.jpeg, args.highlights)
+             for v in args.varying or []]
     cases = build_cases(images, degs, tuple(args.sizes), seed=args.seed, crop=args.crop)
     if args.save_cases:
         for c in cases:

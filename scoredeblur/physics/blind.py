@@ -16,8 +16,10 @@ import numpy as np
 import torch
 
 from scoredeblur.errors import InputError
+from scoredeblur.physics.clipping import keep_highlights as guard_highlights
+from scoredeblur.physics.clipping import without_highlights
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
+from scoredeblur.physics.estimate import LOCAL_MAX_RADIUS, estimate_radius, estimate_radius_map
 from scoredeblur.physics.layers import layered_radius_tiles
 from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
@@ -41,10 +43,15 @@ BOKEH_RADIUS = 3.0             # px: milder blur is a soft subject, worth deblur
 BOKEH_MARGIN = 1.5             # px: over the sharpest layer's radius
 
 
-def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE, keep_bokeh: bool = False):
+def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE, keep_bokeh: bool = False,
+                 keep_highlights: bool = False):
     """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind;
-    ``keep_bokeh``: without the regions that are bokeh (see ``keep_bokeh_map``)."""
-    physics = _physics(observed, psf_radius, tile)
+    ``keep_bokeh``: without the regions that are bokeh (see ``keep_bokeh_map``); ``keep_highlights``:
+    estimated with clipped highlights filled in, and radius 0 around them (``physics.clipping``)."""
+    physics = _physics(without_highlights(observed, LOCAL_MAX_RADIUS) if keep_highlights else observed,
+                       psf_radius, tile)
+    if keep_highlights:
+        physics = guard_highlights(physics, observed)
     if keep_bokeh and isinstance(physics, VaryingDefocusBlur):
         kept = keep_bokeh_map(physics.radius_map.numpy())
         return DefocusBlur(0.0) if not kept.any() else VaryingDefocusBlur(kept)
