@@ -50,7 +50,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
            tile: int = 256, overlap: int | None = None, tile_batch: int | None = None, device: str | None = None,
            generator: torch.Generator | None = None, callback: Callable[[StepInfo], None] | None = None,
            progress: bool = False, loop: str = "python", kernel: str | None = None, precision: str | None = None,
-           keep_bokeh: bool = False, keep_highlights: bool = False, return_info: bool = False,
+           keep_bokeh: bool = False, keep_highlights: bool = True, return_info: bool = False,
            **sampler_options) -> Any:
     """Deblur a defocused image with the score prior.
 
@@ -70,10 +70,10 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     photo as it was and spend no network evaluations on those tiles. ``keep_bokeh=True`` keeps the photographer's background
     blur: regions blurred clearly more than the sharpest layer (``physics.blind.bokeh_threshold``)
     are left as they are and only the rest is deblurred; default: everything in focus.
-    ``keep_highlights=True`` leaves small clipped highlights (lamps, glints) and the pixels within
-    the blur's reach of them as they are: the light the sensor clipped is missing from the photo,
-    and deconvolving without it rings far around every highlight (``physics.clipping``). Opt-in:
-    small white regions of ordinary photos (paint, the inside of letters) count as highlights too.
+    ``keep_highlights`` (default True) leaves small clipped highlights (lamps, glints) and the
+    pixels within the blur's reach of them as they are: the light the sensor clipped is missing
+    from the photo, and deconvolving without it rings far around every highlight
+    (``physics.clipping``); False deblurs them with the rest.
 
     ``loop``/``kernel`` choose how the sampler runs (``scoredeblur.loops``): ``loop="python"`` with
     ``kernel=None`` is the reference loop; a ``kernel`` ("reference", "cpu", "triton", "cuda") fuses
@@ -154,7 +154,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
 
 def check_arguments(steps=None, *, preset=None, seed=0, psf_radius=None, noise_std=None, tile=256, overlap=None,
                     tile_batch=None, loop="python", kernel=None, generator=None, callback=None, precision=None,
-                    device=None, keep_bokeh=False, keep_highlights=False, **sampler_options) -> None:
+                    device=None, keep_bokeh=False, keep_highlights=True, **sampler_options) -> None:
     """Every argument of ``deblur`` that does not depend on the image, checked before any work (and
     by ``deblur_files`` once, before the first image)."""
     check_loop(loop, kernel, generator, callback)

@@ -35,7 +35,7 @@ class Plan:
 
 def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: int | None,
               psf_radius=None, noise_std: float | None = None, keep_bokeh: bool = False,
-              keep_highlights: bool = False, **overrides) -> Plan:
+              keep_highlights: bool = True, **overrides) -> Plan:
     """``observed``: the photo as (H, W, C) in [0, 1]; ``y``: the same, as the sampler's tensor."""
     name = preset_name(preset, steps)
     cfg = resolve(preset, steps, **overrides)

@@ -37,10 +37,10 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-bokeh", action="store_true",
                    help="leave background blur as it is: deblur only the sharpest layer and slightly soft regions "
                         "(default: everything in focus)")
-    p.add_argument("--keep-highlights", action="store_true",
-                   help="leave small clipped highlights (lamps, glints) and the pixels within the blur's reach of "
-                        "them as they are: deconvolving light the sensor clipped rings around them (for night "
-                        "shots and speculars; small white regions of other photos count too)")
+    p.add_argument("--deblur-highlights", action="store_true",
+                   help="deblur clipped highlights (lamps, glints) with the rest; by default they and the pixels "
+                        "within the blur's reach of them are left as they are, since deconvolving light the "
+                        "sensor clipped rings around them")
     p.add_argument("--noise-std", type=float, default=None, help="photo noise σ in [0, 1] units (default: estimated)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snr", type=float, default=None, help="Langevin corrector signal-to-noise ratio")
@@ -114,7 +114,7 @@ def image_options(args) -> dict:
     options = dict(steps=args.steps, preset=args.preset, seed=args.seed, psf_radius=_psf_radius(args),
                    noise_std=args.noise_std, tile=args.tile, overlap=args.overlap,
                    tile_batch=args.tile_batch, device=args.device, loop=args.loop, kernel=args.kernel,
-                   keep_bokeh=args.keep_bokeh, keep_highlights=args.keep_highlights)
+                   keep_bokeh=args.keep_bokeh, keep_highlights=not args.deblur_highlights)
     sampler = dict(snr=args.snr, alpha=args.alpha, lam=args.lam, corrector=args.corrector,
                    predictor=args.predictor, sigma_start=args.sigma_start, ensemble=args.ensemble)
     options.update({k: v for k, v in sampler.items() if v is not None})

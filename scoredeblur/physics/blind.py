@@ -44,7 +44,7 @@ BOKEH_MARGIN = 1.5             # px: over the sharpest layer's radius
 
 
 def make_physics(observed: np.ndarray, psf_radius=None, tile: int = ESTIMATOR_TILE, keep_bokeh: bool = False,
-                 keep_highlights: bool = False):
+                 keep_highlights: bool = True):
     """The blur operator for an (H, W, C) observation in [0, 1]: given, or estimated blind;
     ``keep_bokeh``: without the regions that are bokeh (see ``keep_bokeh_map``); ``keep_highlights``:
     estimated with clipped highlights filled in, and radius 0 around them (``physics.clipping``)."""

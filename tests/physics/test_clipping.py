@@ -1,4 +1,4 @@
-"""Clipped highlights are left as they are on request; large clipped regions and unclipped photos are not touched."""
+"""Clipped highlights are left as they are (unless asked); large clipped regions and unclipped photos are not touched."""
 import argparse
 
 import numpy as np
@@ -45,6 +45,18 @@ def test_highlight_mask_reaches_the_blur_radius_around_small_clipped_regions():
     assert not highlight_mask(img, 0.0).any()  # no blur: nothing to protect
 
 
+def test_a_white_reached_only_by_the_noise_is_not_a_highlight():
+    img = np.full((64, 96, 3), 0.4)
+    yy, xx = np.mgrid[0:20, 0:20]
+    speckle = (yy + 2 * xx) % 3 != 0  # two pixels in three clipped, as noise does to a white at 1.0
+    img[10:30, 10:30][speckle] = 1.0
+    assert clipped_mask(img).sum() > 150
+    assert not highlight_mask(img, 3.0).any()
+    img[10:30, 10:30] = 0.4
+    img[15:25, 15:25] = 1.0  # solidly clipped: a highlight
+    assert highlight_mask(img, 3.0)[20, 20]
+
+
 def test_a_large_clipped_region_is_not_a_highlight():
     page = np.full((64, 96, 3), 1.0)  # a scanned page's white, with dark text strokes
     page[20:24, 10:80] = 0.1
@@ -82,7 +94,7 @@ def test_synthetic_highlights_are_clipped_by_the_sensor():
 
 
 @pytest.mark.parametrize("keep", [True, False])
-def test_deblur_leaves_the_highlight_as_it_was_on_request(tiny_model_path, keep):
+def test_deblur_leaves_the_highlight_as_it_was_unless_asked(tiny_model_path, keep):
     sharp = np.random.default_rng(0).random((64, 96, 3)) * 0.6
     blurry, _, _ = degrade(sharp, Degradation(3.0, highlights=2), seed=3)
     y = blurry.astype(np.float32)
@@ -104,21 +116,21 @@ def test_keep_highlights_must_be_a_bool(tiny_model_path):
         scoredeblur.deblur(np.zeros((16, 16), np.float32), model=tiny_model_path, keep_highlights=1)
 
 
-def test_cli_keeps_highlights_on_request():
+def test_cli_deblurs_highlights_on_request():
     from scoredeblur.cli.deblur import add_image_options, image_options
 
     p = argparse.ArgumentParser()
     add_image_options(p)
     p.add_argument("--device", default=None)  # added by the command itself, beside its other options
     files = ["in.png", "-o", "out"]
-    assert image_options(p.parse_args(files))["keep_highlights"] is False
-    assert image_options(p.parse_args([*files, "--keep-highlights"]))["keep_highlights"] is True
+    assert image_options(p.parse_args(files))["keep_highlights"] is True
+    assert image_options(p.parse_args([*files, "--deblur-highlights"]))["keep_highlights"] is False
 
 
 def test_tensor_input_keeps_highlights_too(tiny_model_path):
     blurry, _, _ = degrade(np.full((48, 48, 3), 0.3), Degradation(3.0, highlights=1), seed=5)
     t = torch.from_numpy(blurry.astype(np.float32)).permute(2, 0, 1)
-    out = scoredeblur.deblur(t, model=tiny_model_path, psf_radius=3.0, tile=32, overlap=8, keep_highlights=True)
+    out = scoredeblur.deblur(t, model=tiny_model_path, psf_radius=3.0, tile=32, overlap=8)
     assert isinstance(out, torch.Tensor) and out.shape == t.shape
 
 
@@ -143,7 +155,8 @@ def test_the_blind_estimate_is_not_misled_by_highlights():
     physics = make_physics(blurry, keep_highlights=True)
     assert abs(physics.max_radius - 3.0) <= 0.5
     assert np.array_equal(physics.radius_map.numpy() == 0, highlight_mask(blurry, physics.max_radius))
-    assert isinstance(make_physics(blurry), DefocusBlur)  # by default: no highlight is kept
+    assert isinstance(make_physics(blurry, keep_highlights=False), DefocusBlur)
+    assert np.array_equal(make_physics(blurry).radius_map, physics.radius_map)  # the default
 
 
 def test_bench_refuses_a_negative_highlight_count(capsys):
