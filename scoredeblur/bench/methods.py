@@ -159,12 +159,12 @@ for _preset in ("fast", "balanced", "quality"):
     register(f"sd_{_preset}_learned", "scoredeblur",
              description=f"preset {_preset!r}, blind with the learned dense radius map (psf_radius='learned')")(
         _scoredeblur(f"sd_{_preset}_learned", _preset, psf_radius="learned"))
-    register(f"sd_{_preset}_keep_highlights", "scoredeblur",
-             description=f"preset {_preset!r}, blind, clipped highlights left as they are (keep_highlights=True)")(
-        _scoredeblur(f"sd_{_preset}_keep_highlights", _preset, keep_highlights=True))
-    register(f"sd_{_preset}_true_psf_keep_highlights", "scoredeblur", uses_true_psf=True,
-             description=f"preset {_preset!r}, given the true PSF, clipped highlights left as they are")(
-        _scoredeblur(f"sd_{_preset}_true_psf_keep_highlights", _preset, true_psf=True, keep_highlights=True))
+    register(f"sd_{_preset}_deblur_highlights", "scoredeblur",
+             description=f"preset {_preset!r}, blind, clipped highlights deblurred too (keep_highlights=False)")(
+        _scoredeblur(f"sd_{_preset}_deblur_highlights", _preset, keep_highlights=False))
+    register(f"sd_{_preset}_true_psf_deblur_highlights", "scoredeblur", uses_true_psf=True,
+             description=f"preset {_preset!r}, given the true PSF, clipped highlights deblurred too")(
+        _scoredeblur(f"sd_{_preset}_true_psf_deblur_highlights", _preset, true_psf=True, keep_highlights=False))
 
 
 def available(names: list[str] | None, ctx: Context) -> tuple[list[Method], list[str]]:

@@ -39,7 +39,7 @@ BORDER = 8                                  # px left out of every score (alignm
 ORACLE_MAP_NOISE = 0.03
 METHODS = ("input", "wiener_oracle", "pnp_hqs_oracle", "sd_fast", "sd_balanced", "sd_quality",
            "sd_fast_oracle", "sd_balanced_oracle", "sd_fast_oracle_map", "sd_balanced_oracle_map",
-           "sd_fast_layers", "sd_fast_keep_bokeh", "sd_fast_keep_highlights")
+           "sd_fast_layers", "sd_fast_keep_bokeh", "sd_fast_deblur_highlights")
 
 
 @dataclass
@@ -146,10 +146,10 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
                     extra["radius"] = oracle_r
                     out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=oracle_r, model=model,
                                  device=device, seed=seed)
-                else:  # blind; "_layers": psf_radius="layers"; "_keep_bokeh"/"_keep_highlights": that option
-                    blind = {}
-                    if name.endswith("_keep_highlights"):
-                        blind["keep_highlights"] = True
+                else:  # blind; "_layers": psf_radius="layers"; "_keep_bokeh": keep_bokeh=True;
+                    blind = {}  # "_deblur_highlights": keep_highlights=False
+                    if name.endswith("_deblur_highlights"):
+                        blind["keep_highlights"] = False
                     if name.endswith("_layers"):
                         blind["psf_radius"] = "layers"
                     if name.endswith("_keep_bokeh"):
