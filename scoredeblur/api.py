@@ -18,6 +18,7 @@ from scoredeblur.io.conversion import match_channels, prepare, restore, unmatch_
 from scoredeblur.loops import check_loop, run_loop
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.physics.blind import check_psf_radius
+from scoredeblur.physics.varying import VaryingDefocusBlur
 from scoredeblur.plan import Plan, make_plan
 from scoredeblur.progress import LARGE_CALL
 from scoredeblur.progress import bar as progress_bar
@@ -208,8 +209,7 @@ def skips_still_tiles(plan: Plan, loop: str) -> bool:
 
 def radius_map_of(plan: Plan, shape: tuple[int, int]) -> np.ndarray:
     """The H×W radius map of the call's operator (zeros when it has none)."""
-    radius_map = getattr(plan.physics, "radius_map", None)
-    if radius_map is not None:
-        return radius_map.numpy().copy()
+    if isinstance(plan.physics, VaryingDefocusBlur):
+        return plan.physics.radius_map.numpy().copy()
     radius = getattr(plan.physics, "radius", 0.0)
     return np.full(shape, float(radius))

@@ -146,8 +146,8 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
                     extra["radius"] = oracle_r
                     out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=oracle_r, model=model,
                                  device=device, seed=seed)
-                else:  # blind; "_layers": psf_radius="layers"; "_keep_bokeh": keep_bokeh=True;
-                    blind = {}  # "_deblur_highlights": keep_highlights=False
+                else:  # blind; "_layers", "_keep_bokeh", "_deblur_highlights": that option
+                    blind = {}
                     if name.endswith("_deblur_highlights"):
                         blind["keep_highlights"] = False
                     if name.endswith("_layers"):

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from scoredeblur.errors import InputError
-from scoredeblur.physics.clipping import keep_highlights as guard_highlights
-from scoredeblur.physics.clipping import without_highlights
+from scoredeblur.physics.clipping import guard_highlights, without_highlights
 from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import LOCAL_MAX_RADIUS, estimate_radius, estimate_radius_map
 from scoredeblur.physics.layers import layered_radius_tiles

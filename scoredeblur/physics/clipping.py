@@ -88,7 +88,7 @@ def without_highlights(observed: np.ndarray, radius: float, level: float = CLIP_
     return filled
 
 
-def keep_highlights(physics, observed: np.ndarray, level: float = CLIP_LEVEL):
+def guard_highlights(physics, observed: np.ndarray, level: float = CLIP_LEVEL):
     """``physics`` with radius 0 around the clipped highlights of ``observed`` (see the module's
     docstring); unchanged when the photo has none or the operator has no blur."""
     if physics is None or physics.max_radius <= 0:
@@ -96,8 +96,6 @@ def keep_highlights(physics, observed: np.ndarray, level: float = CLIP_LEVEL):
     near = highlight_mask(observed, physics.max_radius, level)
     if not near.any():
         return physics
-    if isinstance(physics, DefocusBlur):
-        rmap = np.full(near.shape, physics.radius)
-    else:
-        rmap = physics.radius_map.numpy().astype(np.float64)
-    return VaryingDefocusBlur(np.where(near, 0.0, rmap))
+    # float32, the operator's own map dtype: no image-sized float64 copy.
+    rmap = np.float32(physics.radius) if isinstance(physics, DefocusBlur) else physics.radius_map.numpy()
+    return VaryingDefocusBlur(np.where(near, np.float32(0), rmap))

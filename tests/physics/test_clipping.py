@@ -11,8 +11,8 @@ from scoredeblur.physics.blind import make_physics
 from scoredeblur.physics.clipping import (
     REACH_MARGIN,
     clipped_mask,
+    guard_highlights,
     highlight_mask,
-    keep_highlights,
     without_highlights,
 )
 from scoredeblur.physics.defocus import DefocusBlur
@@ -64,24 +64,24 @@ def test_a_large_clipped_region_is_not_a_highlight():
     assert not highlight_mask(page, 3.0).any()
 
 
-def test_keep_highlights_sets_radius_zero_around_them_only():
+def test_guard_highlights_sets_radius_zero_around_them_only():
     img = _photo_with_spot()
-    guarded = keep_highlights(DefocusBlur(3.0), img)
+    guarded = guard_highlights(DefocusBlur(3.0), img)
     assert isinstance(guarded, VaryingDefocusBlur) and guarded.max_radius == 3.0
     rmap = guarded.radius_map.numpy()
     near = highlight_mask(img, 3.0)
     assert (rmap[near] == 0).all() and (rmap[~near] == 3.0).all()
     varying = VaryingDefocusBlur(np.linspace(1.0, 4.0, 96)[None].repeat(64, 0))
-    kept = keep_highlights(varying, img).radius_map.numpy()
+    kept = guard_highlights(varying, img).radius_map.numpy()
     np.testing.assert_allclose(kept[~highlight_mask(img, 4.0)], varying.radius_map.numpy()[~highlight_mask(img, 4.0)])
 
 
-def test_keep_highlights_returns_the_operator_itself_when_there_is_nothing_to_keep():
+def test_guard_highlights_returns_the_operator_itself_when_there_is_nothing_to_keep():
     plain = DefocusBlur(3.0)
-    assert keep_highlights(plain, _photo_with_spot(value=0.9)) is plain
+    assert guard_highlights(plain, _photo_with_spot(value=0.9)) is plain
     sharp = DefocusBlur(0.0)
-    assert keep_highlights(sharp, _photo_with_spot()) is sharp
-    assert keep_highlights(None, _photo_with_spot()) is None
+    assert guard_highlights(sharp, _photo_with_spot()) is sharp
+    assert guard_highlights(None, _photo_with_spot()) is None
 
 
 def test_synthetic_highlights_are_clipped_by_the_sensor():
