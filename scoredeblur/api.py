@@ -36,7 +36,7 @@ class DeblurResult:
 
     image: Any                  # the deblurred image, in the input's kind and dtype
     radius_map: np.ndarray      # H×W defocus radius (px) the operator used (0 where none)
-    noise_std: float | None     # the photo noise σ the consistency assumed (None: no such step)
+    noise_std: float | None     # the noise σ the consistency assumed: the photo's and the operator's (None: no such step)
     preset: str
     steps: int
     nfe: int                    # network evaluations per evaluated tile
@@ -66,7 +66,9 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     "global" one radius for the whole image, "learned" a radius per pixel from the learned estimator
     (stronger on synthetic depth-varying blur, but it also deconvolves real bokeh backgrounds),
     "layers" a sharp subject over one blurred background, found from edges (opt-in as well); a
-    number or an H×W radius map is taken as given. ``noise_std`` is estimated when None. Where the
+    number or an H×W radius map is taken as given. ``noise_std`` (the photo's noise) is estimated
+    when None; with a depth-varying operator the consistency adds that operator's model error to it
+    in quadrature (``BlurOperator.model_error``), and ``DeblurResult.noise_std`` is the sum. Where the
     radius is 0 (in focus, or too small to tell from sharp), the plug-and-play presets return the
     photo as it was and spend no network evaluations on those tiles. ``keep_bokeh=True`` keeps the photographer's background
     blur: regions blurred clearly more than the sharpest layer (``physics.blind.bokeh_threshold``)

@@ -47,6 +47,10 @@ def make_plan(observed: np.ndarray, y: torch.Tensor, preset: str | None, steps: 
             cfg = dataclasses.replace(cfg, noise_std=float(noise_std))
         if cfg.consistency in ("gradient", "proximal"):
             physics = make_physics(observed, psf_radius, keep_bokeh=keep_bokeh, keep_highlights=keep_highlights)
+            if physics.model_error and cfg.consistency == "proximal":
+                # The consistency trusts y only as far as the operator explains it: the photo's
+                # noise and the operator's own error, added as independent noises.
+                cfg = dataclasses.replace(cfg, noise_std=float(np.hypot(cfg.noise_std, physics.model_error)))
             # Our late-start presets pick σ_start and λ from the blur (its strongest part) unless set.
             if name in LATE_START_PRESETS:
                 r = physics.max_radius

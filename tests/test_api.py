@@ -150,6 +150,26 @@ def test_fast_weighs_the_prior_by_the_radius_unless_the_caller_sets_it(rng):
     assert lam_for_radius(0.0) == 1.0 and lam_for_radius(1.0) == 1.0 and lam_for_radius(50.0) == 0.5
 
 
+def test_the_consistency_allows_for_a_varying_operators_model_error(rng):
+    from scoredeblur.physics.varying import MODEL_ERROR
+    from scoredeblur.plan import make_plan
+
+    img = rng.random((24, 24, 3)).astype(np.float32)
+    y = torch.from_numpy(img).permute(2, 0, 1)[None]
+
+    def noise(radius, preset="fast"):
+        return make_plan(img, y, preset, None, psf_radius=radius, noise_std=0.02).cfg.noise_std
+
+    ramp = np.tile(np.linspace(0.5, 6.0, 24), (24, 1))      # between the mixture's levels, a wide range
+    mask = np.where(np.arange(24)[None, :] < 12, 0.0, 3.0).repeat(24, 0)  # on its levels: exact
+    assert noise(2.0) == pytest.approx(0.02)                 # the uniform operator is exact
+    assert noise(mask) == pytest.approx(0.02)
+    assert noise(ramp) == pytest.approx(np.hypot(0.02, MODEL_ERROR))
+    assert noise(ramp, "pc") == pytest.approx(np.hypot(0.02, MODEL_ERROR))
+    narrow = np.tile(np.linspace(2.0, 2.6, 24), (24, 1))    # almost uniform: almost exact
+    assert 0.02 < noise(narrow) < np.hypot(0.02, MODEL_ERROR / 3)
+
+
 def test_late_start_takes_the_strongest_blur_of_a_radius_map(tiny_model_path, rng):
     img = rng.random((24, 24, 3)).astype(np.float32)
     rmap = np.full((24, 24), 1.0)
@@ -177,7 +197,7 @@ def test_return_info_reports_what_was_estimated_and_run(tiny_model_path, rng):
     varying = np.tile(np.linspace(0.5, 3.0, 44), (40, 1))
     res = scoredeblur.deblur(img, model=tiny_model_path, preset="fast", psf_radius=varying, tile=32, overlap=8,
                              return_info=True)
-    assert np.allclose(res.radius_map, varying) and res.noise_std > 0
+    assert np.allclose(res.radius_map, varying) and res.noise_std > 0.01  # the photo's and the operator's
     res = scoredeblur.deblur(img, model=tiny_model_path, steps=2, preset="paper", tile=32, return_info=True)
     assert res.noise_std is None and np.all(res.radius_map == 0) and res.nfe == 3
 

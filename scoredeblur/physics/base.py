@@ -19,6 +19,12 @@ class BlurOperator(Protocol):
         """The strongest blur anywhere in the image, in pixels (the late start is chosen from it)."""
         ...
 
+    @property
+    def model_error(self) -> float:
+        """How far A may be from the blur it stands for, as a noise σ (pixel units): 0 for an
+        exact operator. The proximal consistency allows for it beside the photo's noise."""
+        ...
+
     def A(self, x: torch.Tensor) -> torch.Tensor:
         """The blur."""
         ...

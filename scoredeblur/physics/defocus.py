@@ -70,6 +70,10 @@ class DefocusBlur:
     def max_radius(self) -> float:
         return self.radius
 
+    @property
+    def model_error(self) -> float:
+        return 0.0  # exact: the disk blur with symmetric boundaries that it stands for
+
     def A(self, x: torch.Tensor) -> torch.Tensor:
         k = self.kernel.to(x.dtype).to(x.device)
         r = k.shape[-1] // 2

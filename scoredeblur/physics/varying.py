@@ -22,6 +22,14 @@ from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed, where MAX_LEVELS suffice
 MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this many uniform ones
+# Noise σ that stands for the mixture's error (a few per cent of the blur where the map falls
+# between levels, and the prox's approximation across depth transitions): with σ_n alone the
+# consistency deconvolves that error into ripples. It grows with the range of radii the map mixes,
+# so it reaches MODEL_ERROR at a spread (10th to 90th percentile) of FULL_ERROR_SPREAD; a map that
+# barely varies (a uniform blur read with small tile-to-tile differences) is close to exact.
+# Measured (docs/RESULTS.md, "Depth-varying defocus: the operator's model error").
+MODEL_ERROR = 0.01
+FULL_ERROR_SPREAD = 3.0  # px
 
 
 def blur_levels(lo: float, hi: float) -> np.ndarray:
@@ -53,6 +61,12 @@ class VaryingDefocusBlur:
         self.position = torch.from_numpy((idx + frac).astype(np.float32))
         self._cast: dict[tuple, torch.Tensor] = {}
         self.active = [i for i in range(len(levels)) if float(self._weight(i, self.position).max()) > 0]
+        # A map whose every pixel sits on a level (a mask of 0 and one radius on the ladder) is mixed
+        # without interpolation; only then is the mixture as exact as its uniform blurs.
+        between = bool(((self.position - self.position.round()).abs() > 1e-3).any())
+        sample = rmap[::4, ::4].numpy()  # the map is smooth: a subsample gives its percentiles at 24 MP too
+        spread = float(np.percentile(sample, 90) - np.percentile(sample, 10))
+        self.model_error = MODEL_ERROR * min(1.0, spread / FULL_ERROR_SPREAD) if between else 0.0
 
     @property
     def weights(self) -> torch.Tensor:

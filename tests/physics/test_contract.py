@@ -43,6 +43,28 @@ def test_keeps_the_protocol(operator):
     assert op.max_radius >= 0
 
 
+def test_model_error_is_zero_exactly_where_the_operator_is_exact(operator):
+    # The consistency adds model_error to the photo's noise: an exact operator must not loosen it.
+    op, exact = operator
+    assert (op.model_error == 0) == exact
+    assert 0 <= op.model_error < 0.05
+
+
+def test_a_mask_on_the_levels_is_mixed_without_model_error():
+    # Radius 0 around kept highlights and one uniform radius elsewhere: no pixel between levels.
+    rmap = np.full((H, W), 4.0)
+    rmap[10:20, 10:30] = 0.0
+    assert VaryingDefocusBlur(rmap).model_error == 0.0
+    rmap[25:, :] = 1.25  # a second depth, between the levels
+    assert VaryingDefocusBlur(rmap).model_error > 0
+
+
+def test_model_error_grows_with_the_range_the_map_mixes():
+    errors = [VaryingDefocusBlur(np.tile(np.linspace(2.0, 2.0 + span, W), (H, 1))).model_error
+              for span in (0.3, 1.0, 2.0, 4.0, 8.0)]
+    assert all(a < b for a, b in zip(errors[:3], errors[1:4])) and errors[3] == errors[4]
+
+
 def test_adjoint_is_exact(operator):
     op, _ = operator
     x, v = _image(0), _image(1)
