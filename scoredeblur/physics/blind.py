@@ -18,7 +18,8 @@ import torch
 from scoredeblur.errors import InputError
 from scoredeblur.physics.clipping import guard_highlights, without_highlights
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.physics.estimate import LOCAL_MAX_RADIUS, estimate_radius, estimate_radius_map
+from scoredeblur.physics.estimate import (LOCAL_MAX_RADIUS, believed_radii, consensus_radius, estimate_radius,
+                                          fit_tiles)
 from scoredeblur.physics.layers import layered_radius_tiles
 from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
@@ -93,8 +94,8 @@ def _physics(observed: np.ndarray, psf_radius, tile: int):
         radii, size = layered
         starts = lambda n: list(range(0, n * size, size))  # noqa: E731
         return VaryingDefocusBlur(radius_map_from_tiles(radii, starts(radii.shape[0]), starts(radii.shape[1]), size, h, w))
-    radii, ys, xs = estimate_radius_map(observed, tile=tile)
-    radii = identifiable(radii)
+    fits = fit_tiles(observed, tile=tile)
+    radii, ys, xs = identifiable(believed_radii(fits)), fits.ys, fits.xs
     if mode == "learned":
         physics = learned_physics(observed, radii)
         if physics is not None:
@@ -102,6 +103,9 @@ def _physics(observed: np.ndarray, psf_radius, tile: int):
         warnings.warn("psf_radius='learned': this installation has no radius net; using 'local'", stacklevel=3)
     if float(radii.max() - radii.min()) < UNIFORM_SPREAD:  # effectively uniform: the exact uniform operator
         return DefocusBlur(float(np.median(radii)))
+    consensus = consensus_radius(fits, IDENTIFIABLE_RADIUS)
+    if consensus is not None:  # one blur that a few tiles misread
+        return DefocusBlur(consensus)
     return VaryingDefocusBlur(radius_map_from_tiles(radii, ys, xs, tile, h, w))
 
 

@@ -9,6 +9,7 @@ form for each candidate, β from a small grid. Noise: scikit-image's wavelet MAD
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -160,17 +161,19 @@ def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -
     return radius if ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
 
 
-def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None, grid=RADIUS_GRID,
-                        max_radius: float = LOCAL_MAX_RADIUS) -> tuple[np.ndarray, list[int], list[int]]:
-    """Per-tile blind radius: (radii[ty, tx], tile start rows, tile start columns).
+@dataclass(frozen=True)
+class TileFits:
+    """The spectral fit of every tile and of the whole image, before any of them is believed."""
+    radius: np.ndarray             # (tiles_y, tiles_x): each tile's best radius
+    ratio: np.ndarray              # its misfit against r = 0 (fit_radius)
+    ys: list[int]                  # tile start rows
+    xs: list[int]                  # tile start columns
+    overall: float                 # the whole image's best radius
+    overall_ratio: float           # and its ratio (1.0 where the image is too small to fit)
 
-    Each tile's spectrum is fitted on its own (64-pixel Welch windows). A tile's radius is believed
-    when its fit clearly beats "no blur" (ratio ≤ MAX_FIT_RATIO) and stays within ``max_radius``, or
-    when it agrees (±1 px) with a confident whole-image estimate (beyond ``max_radius`` it then
-    takes that estimate); any other tile (sky, a wall, smooth or large bokeh) gets radius 0 and is
-    left as it is rather than deconvolved with a guess. The grid is then median-filtered over 3×3
-    neighbours to remove isolated outliers.
-    """
+
+def fit_tiles(img: np.ndarray, tile: int = 128, stride: int | None = None, grid=RADIUS_GRID) -> TileFits:
+    """``fit_radius`` of every tile (64-pixel Welch windows) and of the whole image."""
     grey = luma(img)
     h, w = grey.shape
     stride = stride or tile // 2
@@ -178,20 +181,60 @@ def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = N
     ys = tile_starts(h, tile_h, tile_h - stride) if h > tile_h else [0]
     xs = tile_starts(w, tile_w, tile_w - stride) if w > tile_w else [0]
     win = 64 if min(tile_h, tile_w) >= 64 else min(tile_h, tile_w)
-    overall = estimate_radius(grey, 128 if min(h, w) >= 256 else 64, grid) if min(h, w) >= 64 else 0.0
-    radii = np.empty((len(ys), len(xs)))
-    for i, y0 in enumerate(ys):
-        for j, x0 in enumerate(xs):
-            radius, ratio = fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid)
-            agrees = overall > 0 and abs(radius - overall) <= 1.0 and ratio <= MAX_GLOBAL_FIT_RATIO
-            sure = ratio <= MAX_FIT_RATIO and radius <= max_radius
-            # Beyond max_radius a tile is believed only because it agrees with the whole-image fit,
-            # so it takes that fit: single tiles there alternate between neighbouring radii (7.1 and
-            # 8.2 at r = 8), and a map varying by noise alone deconvolves tiles with the wrong one.
-            if agrees and overall > max_radius:
-                radii[i, j] = overall
-            else:
-                radii[i, j] = radius if agrees or sure else 0.0
+    overall, overall_ratio = fit_radius(grey, 128 if min(h, w) >= 256 else 64, grid) if min(h, w) >= 64 else (0.0, 1.0)
+    fits = np.array([[fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid) for x0 in xs] for y0 in ys])
+    return TileFits(fits[..., 0], fits[..., 1], ys, xs, overall, overall_ratio)
+
+
+def estimate_radius_map(img: np.ndarray, tile: int = 128, stride: int | None = None, grid=RADIUS_GRID,
+                        max_radius: float = LOCAL_MAX_RADIUS) -> tuple[np.ndarray, list[int], list[int]]:
+    """Per-tile blind radius: (radii[ty, tx], tile start rows, tile start columns); see ``believed_radii``."""
+    fits = fit_tiles(img, tile, stride, grid)
+    return believed_radii(fits, max_radius), fits.ys, fits.xs
+
+
+def believed_radii(fits: TileFits, max_radius: float = LOCAL_MAX_RADIUS) -> np.ndarray:
+    """The tile radii that are believed, 0 elsewhere.
+
+    A tile's radius is believed when its fit clearly beats "no blur" (ratio ≤ MAX_FIT_RATIO) and
+    stays within ``max_radius``, or when it agrees (±1 px) with a confident whole-image estimate
+    (beyond ``max_radius`` it then takes that estimate); any other tile (sky, a wall, smooth or
+    large bokeh) gets radius 0 and is left as it is rather than deconvolved with a guess. The grid
+    is then median-filtered over 3×3 neighbours to remove isolated outliers.
+    """
+    overall = fits.overall if fits.overall_ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
+    agrees = (overall > 0) & (np.abs(fits.radius - overall) <= 1.0) & (fits.ratio <= MAX_GLOBAL_FIT_RATIO)
+    sure = (fits.ratio <= MAX_FIT_RATIO) & (fits.radius <= max_radius)
+    # Beyond max_radius a tile is believed only because it agrees with the whole-image fit, so it
+    # takes that fit: single tiles there alternate between neighbouring radii (7.1 and 8.2 at
+    # r = 8), and a map varying by noise alone deconvolves tiles with the wrong one.
+    radii = np.where(agrees | sure, fits.radius, 0.0)
+    if overall > max_radius:
+        radii = np.where(agrees, overall, radii)
     if radii.size >= 9:
         radii = median_filter(radii, size=3, mode="nearest")
-    return radii, ys, xs
+    return radii
+
+
+# A uniform blur the tile fits mostly agree on (consensus_radius): the whole-image fit is this
+# confident (synthetic disk blur: 0.002-0.02; DPDD's real defocus 0.05-0.3) ...
+CONSENSUS_RATIO = 0.05
+CONSENSUS_SHARE = 2 / 3        # ... this share of the tiles agrees with it ...
+CONSENSUS_TOLERANCE = 0.5      # ... within this many px, confidently (ratio ≤ MAX_GLOBAL_FIT_RATIO)
+
+
+def consensus_radius(fits: TileFits, floor: float, max_radius: float = LOCAL_MAX_RADIUS) -> float | None:
+    """The one radius of a uniformly blurred photo whose believed map still varies, or None.
+
+    A regular pattern or a flat patch makes a few tiles misread a uniform blur (McMaster 12 at
+    radius 2: two tiles 1.9 and 2.0 px at ratios 0.36 and 0.45, declined; Set14 coastguard at
+    radius 8: two at 3.0 px), and the map then varies where the photo's blur does not. It is one
+    blur when the whole-image fit is confident, most tiles agree with it, and every other tile
+    still reads a blur of at least ``floor`` (the identifiable size): a tile that reads less may
+    be a sharp subject, and then the photo's blur does vary."""
+    if fits.overall_ratio > CONSENSUS_RATIO or fits.overall < floor:
+        return None
+    agree = (np.abs(fits.radius - fits.overall) <= CONSENSUS_TOLERANCE) & (fits.ratio <= MAX_GLOBAL_FIT_RATIO)
+    if agree.mean() < CONSENSUS_SHARE or (fits.radius[~agree] < floor).any():
+        return None
+    return fits.overall if fits.overall > max_radius else float(np.median(fits.radius[agree]))

@@ -121,3 +121,58 @@ def test_blind_radii_below_the_identifiable_size_count_as_no_defocus():
     assert blind.IDENTIFIABLE_RADIUS > 0.61 / 0.5  # the notch of anything smaller lies beyond Nyquist
     img = np.random.default_rng(0).random((64, 64, 3))
     assert blind.make_physics(img, 1.0).radius == 1.0  # a given radius is not second-guessed
+
+
+def _fits(radius, ratio, overall=2.0, overall_ratio=0.01):
+    from scoredeblur.physics.estimate import TileFits
+
+    radius, ratio = np.asarray(radius, float).reshape(3, 3), np.asarray(ratio, float).reshape(3, 3)
+    return TileFits(radius, ratio, [0, 64, 128], [0, 64, 128], overall, overall_ratio)
+
+
+MISREAD = [2.0, 2.0, 2.1, 2.0, 1.9, 2.0, 1.9, 2.0, 2.0], [0.01] * 6 + [0.36, 0.45, 0.02]
+
+
+def test_consensus_radius_of_a_uniform_blur_that_a_few_tiles_misread():
+    """McMaster 12 at radius 2: two tiles fit 1.9 and 2.0 px but too loosely to be believed."""
+    from scoredeblur.physics.estimate import believed_radii, consensus_radius
+
+    fits = _fits(*MISREAD)
+    assert np.ptp(believed_radii(fits)) > 0.5  # the believed map varies: a declined corner
+    assert consensus_radius(fits, 1.75) == pytest.approx(2.0)
+    # Beyond the local limit the whole-image fit is taken, as believed_radii does.
+    big = _fits(np.array(MISREAD[0]) * 4, MISREAD[1], overall=8.1)
+    assert consensus_radius(big, 1.75) == pytest.approx(8.1)
+
+
+@pytest.mark.parametrize("change", ["sharp tile", "loose overall fit", "too few agree", "overall too small"])
+def test_no_consensus_where_the_blur_may_vary(change):
+    """A tile that reads less than the identifiable size may be a sharp subject; a loose whole-image
+    fit or a minority of agreeing tiles is no evidence of one blur."""
+    from scoredeblur.physics.estimate import consensus_radius
+
+    radius, ratio = np.array(MISREAD[0]), np.array(MISREAD[1])
+    overall, overall_ratio = 2.0, 0.01
+    if change == "sharp tile":
+        radius[6] = 0.8
+    elif change == "loose overall fit":
+        overall_ratio = 0.08
+    elif change == "too few agree":
+        radius[[0, 1, 2, 3]] = 3.5
+    else:
+        radius, overall = radius / 2, 1.0
+    assert consensus_radius(_fits(radius, ratio, overall, overall_ratio), 1.75) is None
+
+
+def test_make_physics_takes_the_consensus_as_one_uniform_blur(monkeypatch):
+    from scoredeblur.physics import blind
+    from scoredeblur.physics.varying import VaryingDefocusBlur
+
+    img = np.full((256, 256, 3), 0.5)
+    monkeypatch.setattr(blind, "fit_tiles", lambda *a, **k: _fits(*MISREAD))
+    physics = blind.make_physics(img)
+    assert isinstance(physics, DefocusBlur) and physics.radius == pytest.approx(2.0)
+    sharp_subject = np.array(MISREAD[0])
+    sharp_subject[6:] = 0.5  # the bottom row in focus (2/3 of the tiles agree): the blur varies
+    monkeypatch.setattr(blind, "fit_tiles", lambda *a, **k: _fits(sharp_subject, [0.01] * 9))
+    assert isinstance(blind.make_physics(img), VaryingDefocusBlur)
