@@ -18,8 +18,7 @@ import torch
 from scoredeblur.errors import InputError
 from scoredeblur.physics.clipping import guard_highlights, without_highlights
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.physics.estimate import (LOCAL_MAX_RADIUS, believed_radii, consensus_radius, estimate_radius,
-                                          fit_tiles)
+from scoredeblur.physics.estimate import LOCAL_MAX_RADIUS, believed_radii, consensus_radius, estimate_radius, fit_tiles
 from scoredeblur.physics.layers import layered_radius_tiles
 from scoredeblur.physics.radius_net import embedded_radius_net, learned_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
