@@ -1,7 +1,8 @@
 """The blur operator for a photo: as given, or estimated blind from the photo itself.
 
 ``psf_radius``: a number (uniform disk), an H×W radius map, or how to estimate: ``"local"``
-(default: a spectral fit per tile, interpolated to a map), ``"global"`` (one fit for the whole
+(default: a spectral fit per tile, interpolated to a map; one uniform disk where the tiles agree,
+or mostly agree with a confident whole-photo fit), ``"global"`` (one fit for the whole
 photo), ``"learned"`` (the learned per-pixel estimator, routed by what the tile fits found) or
 ``"layers"`` (a sharp subject over one blurred background, ``physics.layers``; falls back to
 ``"local"`` where the photo shows no such layers). Both per-pixel modes are opt-in: measured, each
