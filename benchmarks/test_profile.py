@@ -109,21 +109,29 @@ def test_prox(benchmark, mp, photo_dir):
     benchmark.pedantic(op.prox, args=(y * 0.99, y, 0.05), rounds=2, iterations=1)
 
 
+# The tile grids a call can run: the default (moving, overlap 16) and the fixed grid (overlap 32).
+GRIDS = {"moving grid, overlap 16": dict(moving=True, overlap=16), "fixed grid, overlap 32": dict(moving=False, overlap=32)}
+
+
+@pytest.mark.parametrize("grid", GRIDS)
 @pytest.mark.parametrize("mp", SIZES)
-@pytest.mark.benchmark(group="profile: network, one step over all tiles (256², overlap 32)")
-def test_network(benchmark, mp, photo_dir, net):
+@pytest.mark.benchmark(group="profile: network, one step over all tiles (256²)")
+def test_network(benchmark, mp, grid, photo_dir, net):
     y = tensor(photo(mp, photo_dir)[0])
-    tiled = TiledScore(net.score, tile=256, overlap=32, batch=1)
+    tiled = TiledScore(net.score, tile=256, batch=1, **GRIDS[grid])
     with torch.no_grad():
         once(benchmark, tiled, y, 0.1)
-    benchmark.extra_info["tiles"] = tiled.evaluated
+    benchmark.extra_info.update(tiles=tiled.evaluated,
+                                network_pixels_per_pixel=round(sum(th * tw for *_, th, tw in tiled.tiles(*y.shape[-2:]))
+                                                               / (y.shape[-2] * y.shape[-1]), 3))
 
 
+@pytest.mark.parametrize("grid", GRIDS)
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: tiling and blending alone, one step (zero-cost score)")
-def test_tiling(benchmark, mp, photo_dir):
+def test_tiling(benchmark, mp, grid, photo_dir):
     y = tensor(photo(mp, photo_dir)[0])
-    tiled = TiledScore(lambda x, s: x, tile=256, overlap=32, batch=1)
+    tiled = TiledScore(lambda x, s: x, tile=256, batch=1, **GRIDS[grid])
     once(benchmark, tiled, y, 0.1)
 
 
@@ -165,6 +173,20 @@ def test_whole_call(benchmark, mp, photo_dir, tmp_path):
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp,
                                 steps=int(STEPS) if STEPS else "preset")
+
+
+@pytest.mark.parametrize("mp", SIZES)
+@pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
+def test_whole_call_fixed_grid(benchmark, mp, photo_dir, tmp_path):
+    """The same call on the fixed tile grid with the 32-px overlap it needs: the baseline of the
+    moving grid, in the same run."""
+    path = photo(mp, photo_dir)[2]
+    code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, scoredeblur.api; "
+            f"scoredeblur.api.MOVING_GRID = False; from scoredeblur.io.images import read_image, write_image; "
+            f"img = read_image({str(path)!r}).pixels; "
+            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img))")
+    seconds, rss = once(benchmark, run_child, code)
+    benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
 
 
 @pytest.mark.parametrize("mp", SIZES)

@@ -28,6 +28,8 @@ from scoredeblur.sampling.sampler import StepInfo
 from scoredeblur.sampling.tiling import TiledScore, default_tile_batch, still_mask
 
 log = logging.getLogger("scoredeblur")
+# The tile grid moves at every network call (sampling.tiling): with it a tile/16 overlap is enough.
+MOVING_GRID = True
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,9 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
     and device, or a ``DeblurResult`` with ``return_info=True``. A list of images, or an (N, C, H, W)
     tensor, is a batch: each image is deblurred on its own (with its own blur estimate).
     ``precision``: "float32" (default) or, on CUDA, "float16" for the network (the shared cached
-    model is not changed). Images larger than ``tile`` are
-    processed in overlapping tiles (``overlap`` pixels, default tile/8), ``tile_batch`` at a time
-    (default: 1 on a CPU, 4 on a GPU). All noise comes from ``generator`` (default: seeded with
+    model is not changed). Images larger than ``tile`` are processed in overlapping tiles
+    (``overlap`` pixels, default tile/16) on a grid that moves at every step, ``tile_batch`` at a
+    time (default: 1 on a CPU, 4 on a GPU). All noise comes from ``generator`` (default: seeded with
     ``seed``); the presets ``fast``/``balanced``/``quality`` draw none, so for them the seed
     changes nothing.
     """
@@ -112,7 +114,7 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                     overlap=overlap, tile_batch=tile_batch, loop=loop, kernel=kernel, generator=generator,
                     callback=callback, precision=precision, keep_bokeh=keep_bokeh,
                     keep_highlights=keep_highlights, **sampler_options)
-    overlap = max(4, tile // 8) if overlap is None else overlap
+    overlap = max(4, tile // (16 if MOVING_GRID else 8)) if overlap is None else overlap
     prep = prepare(img)
     net = with_precision(get_model(model, device), precision)
     dev = net.device
@@ -123,10 +125,11 @@ def deblur(img: Any, steps: int | None = None, *, preset: str | None = None,
                      keep_highlights=keep_highlights, **sampler_options)
     still = still_mask(plan.physics, tuple(y.shape[-2:])) if skips_still_tiles(plan, loop) else None
     score = TiledScore(flip_ensemble(net.score, plan.cfg.ensemble), tile=tile, overlap=overlap, batch=tile_batch,
-                       still=still)
+                       still=still, moving=MOVING_GRID)
     gen = generator if generator is not None else torch.Generator(device=dev).manual_seed(seed)
-    tiles = score.active_tiles(*y.shape[-2:])
-    work = plan.cfg.nfe * tiles  # network evaluations of a tile: what the call's time goes into
+    calls = plan.cfg.nfe // plan.cfg.ensemble  # calls of the score; each evaluates a tile `ensemble` times
+    work = plan.cfg.ensemble * score.active_tiles(*y.shape[-2:], calls)  # tile evaluations: the call's time
+    tiles = work // plan.cfg.nfe  # per network evaluation of the image, on average
     if work >= LARGE_CALL and loop != "cpp":
         log.warning("this call evaluates the network %s times (%d steps, %d NFE per tile, %d tiles)%s",
                     f"{work:,}", plan.cfg.steps, plan.cfg.nfe, tiles, "" if progress else "; pass progress=True to watch it")

@@ -24,3 +24,37 @@ def tile_size(length: int, tile: int, overlap: int, multiple: int = 8) -> int:
     needed = -(-(length + (n - 1) * overlap) // n)
     return min(tile, -(-needed // multiple) * multiple)
 
+
+
+# Phases of the moving tile grid, one per network call: the R2 low-discrepancy sequence (the
+# fractional parts of k/g and k/g², g the plastic number), so the grid visits every offset evenly
+# in both axes and no two consecutive calls cut the image at nearby lines.
+GRID_PHASE_STEP = (0.7548776662466927, 0.5698402909980532)
+
+
+def grid_phase(call: int) -> tuple[float, float]:
+    """The (row, column) phase in [0, 1) of the moving grid at network call ``call``."""
+    return tuple((call * a) % 1.0 for a in GRID_PHASE_STEP)
+
+
+def moving_spans(length: int, tile: int, overlap: int, phase: float) -> list[tuple[int, int]]:
+    """Tiles [start, end) along one axis for a grid whose cuts sit at (phase + j)·stride.
+
+    Neighbouring tiles overlap by ``overlap`` pixels around each cut (the blend ramps across it).
+    A cut closer than a quarter stride (and than the overlap) to an end is dropped, so no tile is a
+    thin sliver with too little context for the network; the stride, 4/5 of (tile − overlap) or
+    less, leaves room for the longer end piece, so no tile exceeds ``tile``. One tile (the whole
+    length) when it fits."""
+    if length <= tile:
+        return [(0, length)]
+    stride = max(1, min((tile - overlap) * 4 // 5, tile - overlap - (overlap + 1) // 2))
+    margin = max(stride / 4, overlap)
+    first = phase * stride
+    cuts = [round(first + j * stride) for j in range(int((length - first) // stride) + 1)]
+    cuts = [c for c in cuts if margin <= c <= length - margin]
+    if not cuts:  # a length just over a tile, between two cuts of the grid: cut it in the middle
+        cuts = [length // 2]
+    bounds = [0, *cuts, length]
+    half = overlap // 2
+    return [(a - half if j > 0 else 0, b - half + overlap if j < len(bounds) - 2 else length)
+            for j, (a, b) in enumerate(zip(bounds, bounds[1:]))]

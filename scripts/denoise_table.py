@@ -5,7 +5,10 @@
 
 Gaussian noise of σ/255 added to the clean 8-bit image in [0, 1], no clipping (the usual
 denoising protocol), one seeded draw per image and σ; PSNR over the whole image, averaged over
-the images. Prints a Markdown table; ``--out`` also writes the rows as JSON.
+the images. Prints a Markdown table; ``--out`` also writes the rows as JSON. ``--tile N``: the
+score evaluated as ``deblur`` evaluates it, on N-pixel tiles of the moving grid (``TiledScore``,
+overlap N/16, first call) instead of on the whole image at once (the network's GroupNorm then
+sees a tile's statistics, as in every deblurring call).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import torch
 from scoredeblur.bench.peers import load_ffdnet
 from scoredeblur.engine.loading import get_model
 from scoredeblur.io.images import read_folder_uint8
+from scoredeblur.sampling.tiling import TiledScore
 
 
 def main() -> None:
@@ -29,6 +33,7 @@ def main() -> None:
     p.add_argument("--weights", default=None, help="folder with ffdnet_kair/ (adds the FFDNet column)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tile", type=int, default=None, help="evaluate on tiles of this size, as deblur does")
     p.add_argument("--out", default=None)
     args = p.parse_args()
     torch.set_num_threads(torch.get_num_threads())
@@ -46,7 +51,7 @@ def main() -> None:
             g = torch.Generator().manual_seed(args.seed * 100_003 + i * 101 + int(s8))
             xt = x + s * torch.randn(x.shape, generator=g)
             with torch.no_grad():
-                outs = {name: net.denoise(xt, s) for name, net in denoisers.items()}
+                outs = {name: denoise(net, xt, s, args.tile) for name, net in denoisers.items()}
                 if ffdnet is not None:
                     outs["ffdnet"] = ffdnet(xt, s)
             for name, d in outs.items():
@@ -59,6 +64,13 @@ def main() -> None:
         print(f"| {r['sigma']:g} | " + " | ".join(f"{r[k]:.2f}" for k in names) + " |")
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
+
+
+def denoise(net, x: torch.Tensor, sigma: float, tile: int | None) -> torch.Tensor:
+    """Tweedie's D(x) = x + σ² S(x, σ), on the whole image or on deblur's tiles."""
+    if tile is None:
+        return net.denoise(x, sigma)
+    return x + sigma**2 * TiledScore(net.score, tile=tile, overlap=max(4, tile // 16), batch=1, moving=True)(x, sigma)
 
 
 if __name__ == "__main__":
