@@ -154,7 +154,11 @@ def test_a_large_request_says_so_up_front(tiny_model_path, caplog, monkeypatch):
     big = np.zeros((40, 40, 3), np.float32)
     with caplog.at_level(logging.WARNING, logger="scoredeblur"):
         scoredeblur.deblur(big, model=tiny_model_path, preset="fast", psf_radius=2.0, steps=6, tile=32, overlap=8)
-    assert "evaluates the network 24 times" in caplog.text and "progress=True" in caplog.text
+    from scoredeblur.sampling.tiling import TiledScore
+
+    grid = TiledScore(None, tile=32, overlap=8, moving=True)  # the tiles of each of the 6 steps
+    work = sum(len(grid.tiles(40, 40, call)) for call in range(6))
+    assert f"evaluates the network {work} times" in caplog.text and "progress=True" in caplog.text
 
 
 def test_tqdm_disable_is_honoured(tiny_model_path, monkeypatch, capsys):
