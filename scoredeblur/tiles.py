@@ -25,7 +25,6 @@ def tile_size(length: int, tile: int, overlap: int, multiple: int = 8) -> int:
     return min(tile, -(-needed // multiple) * multiple)
 
 
-
 # Phases of the moving tile grid, one per network call: the R2 low-discrepancy sequence (the
 # fractional parts of k/g and k/g², g the plastic number), so the grid visits every offset evenly
 # in both axes and no two consecutive calls cut the image at nearby lines.

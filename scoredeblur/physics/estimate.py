@@ -155,9 +155,16 @@ def fit_spectrum(grey: np.ndarray, win: int, grid=RADIUS_GRID, mask: np.ndarray 
 
 def estimate_radius(img: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -> float:
     """Blind global defocus radius in pixels (0 when the spectrum gives no evidence of a disk blur)."""
-    grey = luma(img)
-    win = win or (128 if min(grey.shape) >= 256 else 64)
-    radius, ratio = fit_radius(grey, win, grid)
+    return confident_radius(*fit_whole(luma(img), win, grid))
+
+
+def fit_whole(grey: np.ndarray, win: int | None = None, grid=RADIUS_GRID) -> tuple[float, float]:
+    """``fit_radius`` of a whole grey image (128-pixel Welch windows from 256 px on, else 64)."""
+    return fit_radius(grey, win or (128 if min(grey.shape) >= 256 else 64), grid)
+
+
+def confident_radius(radius: float, ratio: float) -> float:
+    """A whole-image fit's radius where it is confident (ratio ≤ MAX_GLOBAL_FIT_RATIO), else 0."""
     return radius if ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
 
 
@@ -181,7 +188,7 @@ def fit_tiles(img: np.ndarray, tile: int = 128, stride: int | None = None, grid=
     ys = tile_starts(h, tile_h, tile_h - stride) if h > tile_h else [0]
     xs = tile_starts(w, tile_w, tile_w - stride) if w > tile_w else [0]
     win = 64 if min(tile_h, tile_w) >= 64 else min(tile_h, tile_w)
-    overall, overall_ratio = fit_radius(grey, 128 if min(h, w) >= 256 else 64, grid) if min(h, w) >= 64 else (0.0, 1.0)
+    overall, overall_ratio = fit_whole(grey, None, grid) if min(h, w) >= 64 else (0.0, 1.0)
     fits = np.array([[fit_radius(grey[y0:y0 + tile_h, x0:x0 + tile_w], win, grid) for x0 in xs] for y0 in ys])
     return TileFits(fits[..., 0], fits[..., 1], ys, xs, overall, overall_ratio)
 
@@ -202,7 +209,7 @@ def believed_radii(fits: TileFits, max_radius: float = LOCAL_MAX_RADIUS) -> np.n
     large bokeh) gets radius 0 and is left as it is rather than deconvolved with a guess. The grid
     is then median-filtered over 3×3 neighbours to remove isolated outliers.
     """
-    overall = fits.overall if fits.overall_ratio <= MAX_GLOBAL_FIT_RATIO else 0.0
+    overall = confident_radius(fits.overall, fits.overall_ratio)
     agrees = (overall > 0) & (np.abs(fits.radius - overall) <= 1.0) & (fits.ratio <= MAX_GLOBAL_FIT_RATIO)
     sure = (fits.ratio <= MAX_FIT_RATIO) & (fits.radius <= max_radius)
     # Beyond max_radius a tile is believed only because it agrees with the whole-image fit, so it

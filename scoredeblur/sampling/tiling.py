@@ -107,37 +107,30 @@ class TiledScore:
             self._done(n)
             return result
         rows, cols = self.layout(h, w, call)
-        weights = {}  # (y0, x0) -> the tile's size and its blend ramps along each axis
-        for i, (y0, y1) in enumerate(rows):
-            wy = _ramp(y1 - y0, self.overlap, i > 0, i < len(rows) - 1, x.dtype, x.device)
-            for j, (x0, x1) in enumerate(cols):
-                wx = _ramp(x1 - x0, self.overlap, j > 0, j < len(cols) - 1, x.dtype, x.device)
-                weights[y0, x0] = (y1 - y0, x1 - x0, wy, wx)
+        # Blend ramps per row and per column of tiles; a tile's weight is their outer product.
+        wys = [_ramp(y1 - y0, self.overlap, i > 0, i < len(rows) - 1, x.dtype, x.device) for i, (y0, y1) in enumerate(rows)]
+        wxs = [_ramp(x1 - x0, self.overlap, j > 0, j < len(cols) - 1, x.dtype, x.device) for j, (x0, x1) in enumerate(cols)]
         out = torch.zeros_like(x)
         norm = torch.zeros((n, 1, h, w), dtype=x.dtype, device=x.device)
-        jobs = []
-        for b in range(n):
-            for (y0, x0), (th, tw, wy, wx) in weights.items():
-                if self._is_still(y0, x0, th, tw):  # skipped tiles still take part in the blend, with a zero score
-                    norm[b, :, y0:y0 + th, x0:x0 + tw] += wy[:, None] * wx[None, :]
-                    self.skipped += 1
-                else:
-                    jobs.append((b, y0, x0))
         # Tiles of one call may differ in size (the moving grid's end pieces): batch equal ones.
         by_shape: dict[tuple[int, int], list] = {}
-        for job in jobs:
-            by_shape.setdefault(weights[job[1], job[2]][:2], []).append(job)
+        for b in range(n):
+            for (y0, _), wy in zip(rows, wys):
+                for (x0, _), wx in zip(cols, wxs):
+                    if self._is_still(y0, x0, len(wy), len(wx)):  # still takes part in the blend, with a zero score
+                        norm[b, :, y0:y0 + len(wy), x0:x0 + len(wx)] += wy[:, None] * wx[None, :]
+                        self.skipped += 1
+                    else:
+                        by_shape.setdefault((len(wy), len(wx)), []).append((b, y0, x0, wy, wx))
         for group in by_shape.values():
             for k in range(0, len(group), self.batch):
-                self._run(x, sigma, group[k:k + self.batch], weights, out, norm)
+                self._run(x, sigma, group[k:k + self.batch], out, norm)
         return out / norm
 
-    def _run(self, x, sigma, chunk, weights, out, norm) -> None:
-        th, tw = weights[chunk[0][1], chunk[0][2]][:2]
-        tiles = torch.stack([x[b, :, y0:y0 + th, x0:x0 + tw] for b, y0, x0 in chunk])
-        result = self.score(tiles, sigma)
-        for r, (b, y0, x0) in zip(result, chunk):
-            wy, wx = weights[y0, x0][2:]
+    def _run(self, x, sigma, chunk, out, norm) -> None:
+        th, tw = len(chunk[0][3]), len(chunk[0][4])
+        result = self.score(torch.stack([x[b, :, y0:y0 + th, x0:x0 + tw] for b, y0, x0, _, _ in chunk]), sigma)
+        for r, (b, y0, x0, wy, wx) in zip(result, chunk):
             wgt = wy[:, None] * wx[None, :]  # formed per tile: all of them at once would be 88 MB at 12 MP
             out[b, :, y0:y0 + th, x0:x0 + tw] += r * wgt
             norm[b, :, y0:y0 + th, x0:x0 + tw] += wgt
