@@ -109,8 +109,10 @@ def test_prox(benchmark, mp, photo_dir):
     benchmark.pedantic(op.prox, args=(y * 0.99, y, 0.05), rounds=2, iterations=1)
 
 
-# The tile grids a call can run: the default (moving, overlap 16) and the fixed grid (overlap 32).
-GRIDS = {"moving grid, overlap 16": dict(moving=True, overlap=16), "fixed grid, overlap 32": dict(moving=False, overlap=32)}
+# The tile grids a call can run: the default (moving, overlap 8), the moving grid with twice the
+# overlap, and the fixed grid with the 32-px overlap it needs.
+GRIDS = {"moving grid, overlap 8": dict(moving=True, overlap=8), "moving grid, overlap 16": dict(moving=True, overlap=16),
+         "fixed grid, overlap 32": dict(moving=False, overlap=32)}
 
 
 @pytest.mark.parametrize("grid", GRIDS)
@@ -175,14 +177,18 @@ def test_whole_call(benchmark, mp, photo_dir, tmp_path):
                                 steps=int(STEPS) if STEPS else "preset")
 
 
+# The same call with an earlier tiling, in the same run: the baselines of the default's grid.
+BASELINES = {"moving grid, overlap 16": "scoredeblur.api.OVERLAP_DIVISOR = 16",
+             "fixed grid, overlap 32": "scoredeblur.api.MOVING_GRID = False"}
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
-def test_whole_call_fixed_grid(benchmark, mp, photo_dir, tmp_path):
-    """The same call on the fixed tile grid with the 32-px overlap it needs: the baseline of the
-    moving grid, in the same run."""
+def test_whole_call_baseline(benchmark, mp, baseline, photo_dir, tmp_path):
     path = photo(mp, photo_dir)[2]
     code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, scoredeblur.api; "
-            f"scoredeblur.api.MOVING_GRID = False; from scoredeblur.io.images import read_image, write_image; "
+            f"{BASELINES[baseline]}; from scoredeblur.io.images import read_image, write_image; "
             f"img = read_image({str(path)!r}).pixels; "
             f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img))")
     seconds, rss = once(benchmark, run_child, code)

@@ -57,7 +57,7 @@ def add_image_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile", type=positive_int, default=256,
                    help="largest square processed in one pass (512: ≈2.5× faster on 481×321, 0.2–0.4 dB lower)")
     p.add_argument("--overlap", type=int, default=None,
-                   help="tile overlap in pixels (default: tile/16; the tile grid moves at every step)")
+                   help="tile overlap in pixels (default: tile/32; the tile grid moves at every step)")
     p.add_argument("--tile-batch", type=positive_int, default=None,
                    help="tiles per network call (default: 1 on a CPU, 4 on a GPU)")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders of input folders")

@@ -7,9 +7,9 @@ seams appear between independently sampled regions.
 
 ``moving=True`` (what ``deblur`` runs): the grid moves at every call (``tiles.grid_phase``), so
 a tile edge, where the network sees less context, falls on different pixels at each step and the
-next steps smooth out what one left; a 16-px overlap then does what a fixed grid needed 32 px
-for, and the network evaluates 12.5 % fewer pixels at 12 MP (docs/RESULTS.md, "Photo-sized
-calls"). ``moving=False``: one fixed, right-sized grid (``tiles.tile_starts``).
+next steps smooth out what one left; an 8-px overlap then does what a fixed grid needed 32 px
+for, and the network evaluates 1.08 pixels per image pixel at 12 MP against 1.33 (docs/RESULTS.md,
+"Photo-sized calls"). ``moving=False``: one fixed, right-sized grid (``tiles.tile_starts``).
 
 ``still``: an H×W mask of pixels with no blur to undo (the operator's radius is 0 there). A tile
 that holds only such pixels is not evaluated: its score is 0, so the sampler's iterate stays what
