@@ -177,20 +177,20 @@ def test_whole_call(benchmark, mp, photo_dir, tmp_path):
                                 steps=int(STEPS) if STEPS else "preset")
 
 
-# The same call with an earlier tiling, in the same run: the baselines of the default's grid.
-BASELINES = {"moving grid, overlap 16": "scoredeblur.api.OVERLAP_DIVISOR = 16",
-             "fixed grid, overlap 32": "scoredeblur.api.MOVING_GRID = False"}
+DEFAULT_GRID = "moving grid, overlap 8"  # what deblur runs (api.MOVING_GRID, api.OVERLAP_DIVISOR)
 
 
-@pytest.mark.parametrize("baseline", BASELINES)
+# The same call on each other grid of GRIDS, in the same run: the baselines of the default's grid.
+@pytest.mark.parametrize("baseline", [g for g in GRIDS if g != DEFAULT_GRID])
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call_baseline(benchmark, mp, baseline, photo_dir, tmp_path):
     path = photo(mp, photo_dir)[2]
     code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, scoredeblur.api; "
-            f"{BASELINES[baseline]}; from scoredeblur.io.images import read_image, write_image; "
+            f"scoredeblur.api.MOVING_GRID = {GRIDS[baseline]['moving']}; "
+            f"from scoredeblur.io.images import read_image, write_image; "
             f"img = read_image({str(path)!r}).pixels; "
-            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img))")
+            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img, overlap={GRIDS[baseline]['overlap']}))")
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
 
