@@ -6,10 +6,12 @@ by pytest-benchmark's comparison columns are like for like.
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
 from scoredeblur.kernels.registry import BackendUnavailable, get_kernel
+from scoredeblur.models import norm
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv
 from scoredeblur.physics.defocus import DefocusBlur, dct2
@@ -73,10 +75,11 @@ def test_upsample_conv(benchmark, form):
         benchmark.pedantic(UPSAMPLE_FORMS[form], args=(h, conv), rounds=10, iterations=1, warmup_rounds=1)
 
 
-NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd)
-    "conv(nearest x2), out of place": ("conv(nearest x2)", False),
-    "folded up-sampling, out of place": ("folded 2x2 at low res", False),
-    "folded up-sampling, in place (shipped)": ("folded 2x2 at low res", True),
+NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd, compiled GroupNorm+SiLU)
+    "conv(nearest x2), out of place": ("conv(nearest x2)", False, False),
+    "folded up-sampling, out of place": ("folded 2x2 at low res", False, False),
+    "folded up-sampling, in place": ("folded 2x2 at low res", True, False),
+    "folded, in place, compiled GroupNorm+SiLU (shipped)": ("folded 2x2 at low res", True, True),
 }
 
 
@@ -84,15 +87,39 @@ NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd)
 @pytest.mark.parametrize("size", [256, 512])
 @pytest.mark.parametrize("form", list(NETWORK_FORMS))
 def test_network_forward_forms(benchmark, form, size, monkeypatch):
-    """The shipped forward against the unfolded, out-of-place form (same weights, same function to 1e-6)."""
-    upsample, inplace = NETWORK_FORMS[form]
+    """The shipped forward against the earlier forms (same weights, same function to 1e-6)."""
+    upsample, inplace, native = NETWORK_FORMS[form]
+    if native and not _native_built():
+        pytest.skip("scoredeblur._native (the compiled GroupNorm+SiLU) is not built here")
     monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[upsample])
     monkeypatch.setattr(network, "_inference", lambda: inplace)
+    monkeypatch.setattr(norm, "NATIVE", native)
     model = Preconditioner(ScoreUNet(NetConfig()).eval().requires_grad_(False))
     model.set_memory_format(torch.channels_last)
     x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         benchmark.pedantic(model.score, args=(x, 0.1), rounds=5 if size == 256 else 3, iterations=1, warmup_rounds=1)
+
+
+def _native_built() -> bool:
+    with torch.no_grad():
+        return norm.native_applies(torch.zeros((1, 1, 2, 2)).contiguous(memory_format=torch.channels_last),
+                                   nn.GroupNorm(1, 1))
+
+
+@pytest.mark.benchmark(group="GroupNorm + SiLU, channels_last")
+@pytest.mark.parametrize("shape", [(1, 32, 256, 256), (1, 64, 128, 128)], ids=["32ch-256", "64ch-128"])
+@pytest.mark.parametrize("path", ["PyTorch group_norm + silu_ (reference)", "compiled kernel (shipped)"])
+def test_group_norm_silu(benchmark, shape, path, monkeypatch):
+    m = nn.GroupNorm(8, shape[1])
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        if path.startswith("compiled"):
+            if not norm.native_applies(x, m):
+                pytest.skip("scoredeblur._native (the compiled GroupNorm+SiLU) is not built here")
+            benchmark(norm.group_norm_silu, x, m)
+        else:
+            benchmark(norm.group_norm_silu_reference, x, m)
 
 
 @pytest.mark.benchmark(group="fused update 256²")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoredeblur.config import NetConfig
+from scoredeblur.models.norm import capturing, group_norm_silu
 
 SQRT2 = math.sqrt(2.0)  # skip connections are rescaled by 1/√2
 
@@ -64,10 +65,10 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         inplace = _inference()
-        h = self.conv1(F.silu(self.norm1(x), inplace=inplace))
+        h = self.conv1(group_norm_silu(x, self.norm1))
         t = self.temb(temb)[:, :, None, None]
         h = h.add_(t) if inplace else h + t
-        h = self.conv2(self.dropout(F.silu(self.norm2(h), inplace=inplace)))
+        h = self.conv2(self.dropout(group_norm_silu(h, self.norm2)))
         return h.add_(self.skip(x)).div_(SQRT2) if inplace else (self.skip(x) + h) / SQRT2
 
 
@@ -82,7 +83,7 @@ class AttnBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
+        q, k, v = self.qkv(group_norm_silu(x, self.norm, silu=False)).reshape(b, 3, c, h * w).transpose(-1, -2).unbind(1)
         out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
         p = self.proj(out.transpose(-1, -2).reshape(b, c, h, w))
         return p.add_(x).div_(SQRT2) if _inference() else (x + p) / SQRT2
@@ -170,7 +171,7 @@ class ScoreUNet(nn.Module):
             if "upsample" in level:
                 h = upsample2x_conv(h, level["upsample"])
         assert not skips
-        out = self.conv_out(F.silu(self.norm_out(h), inplace=_inference()))
+        out = self.conv_out(group_norm_silu(h, self.norm_out))
         return out[..., :h0, :w0]
 
 
@@ -207,7 +208,7 @@ def upsample2x_conv(h: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     q = q.reshape(n, 2, 2, cout, hh + 1, ww + 1)
     phase = [[q[:, a, b, :, a:a + hh, b:b + ww] for b in (0, 1)] for a in (0, 1)]
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    if not _tracing():
+    if not capturing():
         # Eager: each phase copied once into its strided view of the result.
         out = torch.empty(n, cout, 2 * hh, 2 * ww, dtype=q.dtype, device=q.device, memory_format=fmt)
         grid = out.unflatten(3, (ww, 2)).unflatten(2, (hh, 2))  # (N, C, H, a, W, b)
@@ -221,10 +222,6 @@ def upsample2x_conv(h: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         return out.reshape(n, 2 * hh, 2 * ww, cout).permute(0, 3, 1, 2)
     out = torch.stack([torch.stack(row, -1) for row in phase], 3)  # (N, C, H, a, W, b)
     return out.reshape(n, cout, 2 * hh, 2 * ww)
-
-
-def _tracing() -> bool:
-    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

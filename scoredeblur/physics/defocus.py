@@ -111,7 +111,8 @@ class DefocusBlur:
         offsets = torch.arange(k.shape[-1], dtype=torch.float64) - k.shape[-1] // 2
         cos_h = torch.cos(math.pi * torch.arange(h, dtype=torch.float64)[:, None] * offsets[None] / h)
         cos_w = torch.cos(math.pi * torch.arange(w, dtype=torch.float64)[:, None] * offsets[None] / w)
-        lam = ((cos_h @ k) @ cos_w.T).to(dtype=dtype, device=device)
+        # The small factors in float64, the image-sized product in the caller's precision.
+        lam = ((cos_h @ k).to(dtype) @ cos_w.T.to(dtype)).to(device)
         if keep:
             self._otf_cache[key] = lam
         return lam
@@ -177,9 +178,10 @@ def dct_applies(*tensors: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" and not t.requires_grad for t in tensors)
 
 
-def dct2(x: torch.Tensor) -> torch.Tensor:
-    """Orthonormal 2-D DCT-II over the last two axes of a CPU tensor."""
-    return torch.from_numpy(scipy.fft.dctn(x.numpy(), type=2, axes=(-2, -1), norm="ortho",
+def dct2(x: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
+    """Orthonormal 2-D DCT-II over the last two axes of a CPU tensor (``overwrite``: x may be
+    used as scratch space)."""
+    return torch.from_numpy(scipy.fft.dctn(x.numpy(), type=2, axes=(-2, -1), norm="ortho", overwrite_x=overwrite,
                                            workers=torch.get_num_threads()))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies
+from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies, idct2
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed, where MAX_LEVELS suffice
 MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this many uniform ones
@@ -81,11 +81,14 @@ class VaryingDefocusBlur:
         return (1 - (position - i).abs()).clamp_(min=0)
 
     def _w(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return self._weight(i, self._position(x))
+
+    def _position(self, x: torch.Tensor) -> torch.Tensor:
         # A, Aᵀ and prox run every sampling step: cast the position map once per dtype and device.
         key = (x.dtype, x.device)
         if key not in self._cast:
             self._cast[key] = self.position.to(device=x.device, dtype=x.dtype)
-        return self._weight(i, self._cast[key])
+        return self._cast[key]
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.zeros_like(x)
@@ -129,19 +132,31 @@ class VaryingDefocusBlur:
     def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
         """``prox`` in the DCT basis (CPU tensors), equal to ``prox_direct`` to rounding: v is
         transformed once for all levels and each level's A_l v comes from that transform instead of a
-        (2r + 1)² convolution (4.8× faster than ``prox_direct`` at 0.8 MP with radii to 10 px)."""
-        h, w = v.shape[-2:]
-        v_hat = dct2(v)
-        out = torch.zeros_like(v)
-        for i in self.active:
-            op, wgt = self.ops[i], self._w(i, v)
-            lam = op.eigenvalues(h, w, v.dtype, v.device)
-            predicted = op.A_dct(v_hat, lam)
-            y_i = torch.sub(y, predicted).mul_(wgt).add_(predicted)  # W y + (1 − W) A_l v
-            del predicted
-            out.add_(op.prox_dct(v, y_i, rho, remember_y=False, v_hat=v_hat, lam=lam).mul_(wgt))
-        return out
+        (2r + 1)² convolution (4.8× faster than ``prox_direct`` at 0.8 MP with radii to 10 px).
 
+        Each level's solve is written as a correction of v: with y_l = A_l v + d_l, d_l = W_l (y − A_l v),
+        the uniform prox is v + G_l d_l, G_l = (A_lᵀA_l + ρ)⁻¹A_lᵀ, and since Σ_l W_l = 1 the mixture
+        is v + Σ_l W_l G_l d_l. Three transforms per level, as before, but every step runs in place
+        in two image-sized buffers: at 12 MP a fresh temporary costs as much as a pass over it."""
+        h, w = v.shape[-2:]
+        rho = torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
+        v_hat = dct2(v)
+        out = v.clone()
+        work = torch.empty_like(v)
+        weight = torch.empty((h, w), dtype=v.dtype, device=v.device)
+        for i in self.active:
+            op = self.ops[i]
+            lam = op.eigenvalues(h, w, v.dtype, v.device)
+            torch.sub(self._position(v), i, out=weight).abs_().neg_().add_(1).clamp_(min=0)  # W_l
+            torch.mul(v_hat, lam, out=work)
+            residual = idct2(work, overwrite=True)             # A_l v
+            torch.sub(y, residual, out=residual).mul_(weight)  # d_l = W_l (y − A_l v)
+            spectrum = dct2(residual, overwrite=True)
+            gain = lam.square().add_(rho.reshape(())) if rho.numel() == 1 else lam.square() + rho
+            spectrum.mul_(lam).div_(gain)                      # G_l d_l, in the transform domain
+            del gain
+            out.addcmul_(idct2(spectrum, overwrite=True), weight)
+        return out
 
 def radius_map_from_tiles(radii: np.ndarray, ys: list[int], xs: list[int], tile: int, h: int, w: int) -> np.ndarray:
     """Bilinear interpolation of per-tile radii (placed at tile centres) to every pixel."""

@@ -103,7 +103,7 @@ def test_cpu_inference_defaults():
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "cl"])
 def test_folded_upsample_conv_is_conv_of_nearest_upsample(traced, layout, monkeypatch):
     """The low-resolution 2×2 form equals conv(nearest ×2) in value and gradient, keeps the layout."""
-    monkeypatch.setattr(network, "_tracing", lambda: traced)
+    monkeypatch.setattr(network, "capturing", lambda: traced)
     g = torch.Generator().manual_seed(3)
     conv = torch.nn.Conv2d(6, 5, 3, padding=1).to(memory_format=layout)
     with torch.no_grad():
