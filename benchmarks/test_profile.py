@@ -197,6 +197,20 @@ def test_whole_call_baseline(benchmark, mp, baseline, photo_dir, tmp_path):
 
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
+def test_whole_call_baseline_torch_norm(benchmark, mp, photo_dir, tmp_path):
+    """The default call with the network's GroupNorm + SiLU as PyTorch's ops (the compiled kernel off)."""
+    path = photo(mp, photo_dir)[2]
+    code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, "
+            f"scoredeblur.models.norm as norm; norm.NATIVE = False; "
+            f"from scoredeblur.io.images import read_image, write_image; "
+            f"img = read_image({str(path)!r}).pixels; "
+            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img))")
+    seconds, rss = once(benchmark, run_child, code)
+    benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
+
+
+@pytest.mark.parametrize("mp", SIZES)
+@pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call_peer_pnp_hqs_ffdnet(benchmark, mp, photo_dir):
     """The peer a user would pick instead: PnP-HQS with FFDNet, 8 iterations, given the radius."""
     if not (PEER_WEIGHTS / "ffdnet_kair").is_dir():
