@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "group_norm.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -93,11 +96,18 @@ void group_norm_silu_cpu(const float* __restrict x, const float* __restrict weig
     std::vector<float> pivot(c);
     for (int64_t k = 0; k < c; ++k) pivot[k] = xb[(k / cg) * cg];
     const float* pv = pivot.data();
-    std::vector<double> sum(c, 0.0), sq(c, 0.0);
+    // Each thread's partial sums in its own row, added in thread order afterwards, so that the
+    // result does not depend on which thread finishes first (a static schedule fixes the chunks).
+    std::vector<double> partial(2 * static_cast<size_t>(threads) * c, 0.0);
 #pragma omp parallel num_threads(threads)
     {
       std::vector<float> ps(c), pq(c);
-      std::vector<double> ds(c, 0.0), dq(c, 0.0);
+      int tid = 0;
+#ifdef _OPENMP
+      tid = omp_get_thread_num();
+#endif
+      double* ds = partial.data() + 2 * static_cast<size_t>(tid) * c;
+      double* dq = ds + c;
       const int64_t chunk = 256;
 #pragma omp for schedule(static)
       for (int64_t p0 = 0; p0 < hw; p0 += chunk) {
@@ -118,10 +128,12 @@ void group_norm_silu_cpu(const float* __restrict x, const float* __restrict weig
           dq[k] += pq[k];
         }
       }
-#pragma omp critical
+    }
+    std::vector<double> sum(c, 0.0), sq(c, 0.0);
+    for (int t = 0; t < threads; ++t) {
       for (int64_t k = 0; k < c; ++k) {
-        sum[k] += ds[k];
-        sq[k] += dq[k];
+        sum[k] += partial[(2 * static_cast<size_t>(t)) * c + k];
+        sq[k] += partial[(2 * static_cast<size_t>(t) + 1) * c + k];
       }
     }
     const double count = static_cast<double>(hw * cg);

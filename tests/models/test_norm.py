@@ -44,6 +44,20 @@ def test_kernel_is_the_reference(shape, groups, silu):
 
 
 @native
+def test_kernel_is_deterministic_and_threads_agree():
+    """The same bits at every call (partial sums are added in thread order), and the same values
+    to rounding whatever the thread count."""
+    m, x = _norm(8, 32, 7), _activation((1, 32, 150, 170), 8, scale=2.0)
+    out = [torch.empty_like(x) for _ in range(3)]
+    for o, threads in zip(out, (2, 2, 1)):
+        norm_mod._native.group_norm_silu(x.permute(0, 2, 3, 1).numpy(), m.weight.detach().numpy(),
+                                         m.bias.detach().numpy(), o.permute(0, 2, 3, 1).numpy(), 8, 1e-5, True,
+                                         threads)
+    assert torch.equal(out[0], out[1])
+    torch.testing.assert_close(out[0], out[2], atol=1e-5, rtol=1e-5)
+
+
+@native
 def test_kernel_keeps_the_variance_of_an_offset_activation():
     """|mean| ≫ std: the variance must not come from E[x²] − E[x]² in float. (PyTorch's own
     channels-last float32 GroupNorm is off by up to 9 here; the float64 computation is the truth.)"""
