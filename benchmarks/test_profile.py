@@ -161,17 +161,23 @@ def run_child(code: str) -> tuple[float, float]:
     return seconds, peak_kib / 1024
 
 
+def deblur_in_child(path: Path, out: Path, setup: str = "", arguments: str = "") -> str:
+    """The code of a child process that reads the photo, runs ``deblur(img<arguments>)`` after the
+    statement ``setup`` (a module switch of a baseline) and writes the result."""
+    return (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur; "
+            f"{setup + '; ' if setup else ''}from scoredeblur.io.images import read_image, write_image; "
+            f"img = read_image({str(path)!r}).pixels; "
+            f"write_image({str(out)!r}, scoredeblur.deblur(img{arguments}))")
+
+
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call(benchmark, mp, photo_dir, tmp_path):
     path = photo(mp, photo_dir)[2]
     # The default call; with SCOREDEBLUR_PROFILE_STEPS the default preset at that many steps
     # (steps alone would select the "pc" sampler).
-    steps = f"preset={DEFAULT_PRESET!r}, steps={int(STEPS)}" if STEPS else ""
-    code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur; "
-            f"from scoredeblur.io.images import read_image, write_image; "
-            f"img = read_image({str(path)!r}).pixels; "
-            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img{', ' + steps if steps else ''}))")
+    steps = f", preset={DEFAULT_PRESET!r}, steps={int(STEPS)}" if STEPS else ""
+    code = deblur_in_child(path, tmp_path / "out.png", arguments=steps)
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp,
                                 steps=int(STEPS) if STEPS else "preset")
@@ -186,11 +192,9 @@ DEFAULT_GRID = "moving grid, overlap 8"  # what deblur runs (api.MOVING_GRID, ap
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call_baseline(benchmark, mp, baseline, photo_dir, tmp_path):
     path = photo(mp, photo_dir)[2]
-    code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, scoredeblur.api; "
-            f"scoredeblur.api.MOVING_GRID = {GRIDS[baseline]['moving']}; "
-            f"from scoredeblur.io.images import read_image, write_image; "
-            f"img = read_image({str(path)!r}).pixels; "
-            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img, overlap={GRIDS[baseline]['overlap']}))")
+    code = deblur_in_child(path, tmp_path / "out.png",
+                           setup=f"import scoredeblur.api; scoredeblur.api.MOVING_GRID = {GRIDS[baseline]['moving']}",
+                           arguments=f", overlap={GRIDS[baseline]['overlap']}")
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
 
@@ -200,11 +204,7 @@ def test_whole_call_baseline(benchmark, mp, baseline, photo_dir, tmp_path):
 def test_whole_call_baseline_torch_norm(benchmark, mp, photo_dir, tmp_path):
     """The default call with the network's GroupNorm + SiLU as PyTorch's ops (the compiled kernel off)."""
     path = photo(mp, photo_dir)[2]
-    code = (f"import torch; torch.set_num_threads({torch.get_num_threads()}); import scoredeblur, "
-            f"scoredeblur.models.norm as norm; norm.NATIVE = False; "
-            f"from scoredeblur.io.images import read_image, write_image; "
-            f"img = read_image({str(path)!r}).pixels; "
-            f"write_image({str(tmp_path / 'out.png')!r}, scoredeblur.deblur(img))")
+    code = deblur_in_child(path, tmp_path / "out.png", setup="import scoredeblur.models.norm as norm; norm.NATIVE = False")
     seconds, rss = once(benchmark, run_child, code)
     benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
 
