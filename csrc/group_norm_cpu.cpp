@@ -20,45 +20,41 @@ namespace scoredeblur {
 
 namespace {
 // exp(z) to ~2 ulp: z = n ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its degree-6 Taylor polynomial
-// (truncation 1.2e-7 relative), 2^n from the exponent bits. Clamped to float range.
+// (truncation 1.2e-7 relative), 2^n from the exponent bits. Clamped to float range. One set of
+// constants for the scalar form and the eight-lane one.
+constexpr float kExpLo = -87.0f, kExpHi = 88.0f;
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it leaves round(z/ln2) in the low mantissa bits
+constexpr int32_t kRoundBits = 0x4B400000;
+constexpr float kLn2Hi = 0.693145751953125f, kLn2Lo = 1.428606765330187045e-06f;
+constexpr float kTaylor[7] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+
 inline float fast_exp(float z) {
-  z = std::fmin(std::fmax(z, -87.0f), 88.0f);
-  const float t = z * 1.44269504088896341f + 12582912.0f;  // round(z/ln2) in the low mantissa bits
-  const float n = t - 12582912.0f;
-  float r = z - n * 0.693145751953125f;
-  r = r - n * 1.428606765330187045e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  z = std::fmin(std::fmax(z, kExpLo), kExpHi);
+  const float t = z * kLog2e + kRound;
+  const float n = t - kRound;
+  const float r = (z - n * kLn2Hi) - n * kLn2Lo;
+  float p = kTaylor[0];
+  for (int i = 1; i < 7; ++i) p = p * r + kTaylor[i];
   int32_t bits;
   std::memcpy(&bits, &t, 4);
-  int32_t scale_bits = (bits - 0x4B400000 + 127) << 23;
+  const int32_t scale_bits = (bits - kRoundBits + 127) << 23;
   float scale;
   std::memcpy(&scale, &scale_bits, 4);
   return p * scale;
 }
 #if defined(__AVX2__) && defined(__FMA__)
-// The same exp, eight lanes at a time.
 inline __m256 exp8(__m256 z) {
-  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 magic = _mm256_set1_ps(12582912.0f);
-  const __m256 t = _mm256_fmadd_ps(z, _mm256_set1_ps(1.44269504088896341f), magic);
+  z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
+  const __m256 magic = _mm256_set1_ps(kRound);
+  const __m256 t = _mm256_fmadd_ps(z, _mm256_set1_ps(kLog2e), magic);
   const __m256 n = _mm256_sub_ps(t, magic);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), z);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187045e-06f), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), z);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kTaylor[0]);
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kTaylor[i]));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(_mm256_castps_si256(t),
-                                         _mm256_set1_epi32(0x4B400000)), _mm256_set1_epi32(127)), 23);
+                                         _mm256_set1_epi32(kRoundBits)), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 #endif

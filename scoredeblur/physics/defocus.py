@@ -131,32 +131,30 @@ class DefocusBlur:
         """The prox on the mirrored 2h × 2w grid with torch FFTs (reference; any device, autograd)."""
         h, w = v.shape[-2:]
         lam = self.otf(h, w, v.dtype, v.device)
-        rho = _per_sample(rho, v)
+        rho = per_sample(rho, v)
         num = self._adjoint_y_hat(y, lam, _mirrored_rfft2, remember_y) + rho * _mirrored_rfft2(v)
         x = torch.fft.irfft2(num / (lam**2 + rho), s=(2 * h, 2 * w))
         return x[..., :h, :w]
 
     def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho: float | torch.Tensor, *,
-                 remember_y: bool = True, v_hat: torch.Tensor | None = None,
-                 lam: torch.Tensor | None = None) -> torch.Tensor:
+                 remember_y: bool = True) -> torch.Tensor:
         """The same solve in the DCT basis of the image itself (CPU tensors), in place where it can
-        be: at 24 MP every image-sized temporary is 288 MB. ``v_hat`` (``dct2(v)``) and ``lam``
-        (``eigenvalues``) may come from a caller that shares them across several solves."""
+        be: at 24 MP every image-sized temporary is 288 MB."""
         h, w = v.shape[-2:]
-        if lam is None:
-            lam = self.eigenvalues(h, w, v.dtype, v.device, keep=remember_y)
-        rho = _per_sample(rho, v)
-        num = dct2(v).mul_(rho) if v_hat is None else v_hat * rho
+        lam = self.eigenvalues(h, w, v.dtype, v.device, keep=remember_y)
+        rho = per_sample(rho, v)
+        num = dct2(v).mul_(rho)
         num.add_(self._adjoint_y_hat(y, lam, dct2, remember_y))
         return idct2(num.div_(lam.square().add(rho)), overwrite=True)
 
-    def A_dct(self, v_hat: torch.Tensor, lam: torch.Tensor | None = None) -> torch.Tensor:
+    def A_dct(self, v_hat: torch.Tensor, lam: torch.Tensor | None = None,
+              out: torch.Tensor | None = None) -> torch.Tensor:
         """A v from v's transform ``dct2(v)`` (CPU): one inverse transform, where the convolution
         of ``A`` costs (2r + 1)² multiply-adds per pixel (r = 10, 0.8 MP: 12 against 62 ms,
-        ``benchmarks/test_hot_paths.py``)."""
+        ``benchmarks/test_hot_paths.py``). ``out``: a buffer shaped like v_hat to compute in."""
         if lam is None:
             lam = self.eigenvalues(*v_hat.shape[-2:], v_hat.dtype, v_hat.device)
-        return idct2(v_hat * lam, overwrite=True)
+        return idct2(torch.mul(v_hat, lam, out=out), overwrite=True)
 
     def _adjoint_y_hat(self, y: torch.Tensor, lam: torch.Tensor, transform, remember: bool) -> torch.Tensor:
         """Aᵀy in the transform domain. y is the same photo at every step of a run: transform it once."""
@@ -169,7 +167,7 @@ class DefocusBlur:
         return y_hat
 
 
-def _per_sample(rho: float | torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def per_sample(rho: float | torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
 
 

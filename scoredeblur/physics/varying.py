@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies, idct2
+from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies, idct2, per_sample
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed, where MAX_LEVELS suffice
 MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this many uniform ones
@@ -77,8 +77,9 @@ class VaryingDefocusBlur:
         return torch.stack([self._weight(i, self.position) for i in range(len(self.levels))])
 
     @staticmethod
-    def _weight(i: int, position: torch.Tensor) -> torch.Tensor:
-        return (1 - (position - i).abs()).clamp_(min=0)
+    def _weight(i: int, position: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Level i's weight max(0, 1 − |position − i|), in ``out`` when given."""
+        return torch.sub(position, i, out=out).abs_().neg_().add_(1).clamp_(min=0)
 
     def _w(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return self._weight(i, self._position(x))
@@ -139,7 +140,7 @@ class VaryingDefocusBlur:
         is v + Σ_l W_l G_l d_l. Three transforms per level, as before, but every step runs in place
         in two image-sized buffers: at 12 MP a fresh temporary costs as much as a pass over it."""
         h, w = v.shape[-2:]
-        rho = torch.as_tensor(rho, dtype=v.dtype, device=v.device).reshape(-1, *([1] * (v.ndim - 1)))
+        rho = per_sample(rho, v)
         v_hat = dct2(v)
         out = v.clone()
         work = torch.empty_like(v)
@@ -147,16 +148,14 @@ class VaryingDefocusBlur:
         for i in self.active:
             op = self.ops[i]
             lam = op.eigenvalues(h, w, v.dtype, v.device)
-            torch.sub(self._position(v), i, out=weight).abs_().neg_().add_(1).clamp_(min=0)  # W_l
-            torch.mul(v_hat, lam, out=work)
-            residual = idct2(work, overwrite=True)             # A_l v
+            self._weight(i, self._position(v), out=weight)     # W_l
+            residual = op.A_dct(v_hat, lam, out=work)          # A_l v
             torch.sub(y, residual, out=residual).mul_(weight)  # d_l = W_l (y − A_l v)
             spectrum = dct2(residual, overwrite=True)
-            gain = lam.square().add_(rho.reshape(())) if rho.numel() == 1 else lam.square() + rho
-            spectrum.mul_(lam).div_(gain)                      # G_l d_l, in the transform domain
-            del gain
+            spectrum.mul_(lam).div_(torch.addcmul(rho, lam, lam))  # G_l d_l, in the transform domain
             out.addcmul_(idct2(spectrum, overwrite=True), weight)
         return out
+
 
 def radius_map_from_tiles(radii: np.ndarray, ys: list[int], xs: list[int], tile: int, h: int, w: int) -> np.ndarray:
     """Bilinear interpolation of per-tile radii (placed at tile centres) to every pixel."""
