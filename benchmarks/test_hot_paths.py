@@ -11,6 +11,7 @@ from torch import nn
 import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
 from scoredeblur.kernels.registry import BackendUnavailable, get_kernel
+from scoredeblur.models import conv as conv_mod
 from scoredeblur.models import norm
 from scoredeblur.models.score_model import Preconditioner
 from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv
@@ -75,11 +76,13 @@ def test_upsample_conv(benchmark, form):
         benchmark.pedantic(UPSAMPLE_FORMS[form], args=(h, conv), rounds=10, iterations=1, warmup_rounds=1)
 
 
-NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd, compiled GroupNorm+SiLU)
-    "conv(nearest x2), out of place": ("conv(nearest x2)", False, False),
-    "folded up-sampling, out of place": ("folded 2x2 at low res", False, False),
-    "folded up-sampling, in place": ("folded 2x2 at low res", True, False),
-    "folded, in place, compiled GroupNorm+SiLU (shipped)": ("folded 2x2 at low res", True, True),
+NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd, compiled GroupNorm+SiLU,
+    #                 3x3 convolutions as compiled Winograd F(4x4, 3x3))
+    "conv(nearest x2), out of place": ("conv(nearest x2)", False, False, False),
+    "folded up-sampling, out of place": ("folded 2x2 at low res", False, False, False),
+    "folded up-sampling, in place": ("folded 2x2 at low res", True, False, False),
+    "folded, in place, compiled GroupNorm+SiLU": ("folded 2x2 at low res", True, True, False),
+    "folded, in place, compiled GroupNorm+SiLU, Winograd 3x3 (shipped)": ("folded 2x2 at low res", True, True, True),
 }
 
 
@@ -88,12 +91,13 @@ NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd,
 @pytest.mark.parametrize("form", list(NETWORK_FORMS))
 def test_network_forward_forms(benchmark, form, size, monkeypatch):
     """The shipped forward against the earlier forms (same weights, same function to 1e-6)."""
-    upsample, inplace, native = NETWORK_FORMS[form]
+    upsample, inplace, native, winograd = NETWORK_FORMS[form]
     if native and not _native_built():
         pytest.skip("scoredeblur._native (the compiled GroupNorm+SiLU) is not built here")
     monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[upsample])
     monkeypatch.setattr(network, "_inference", lambda: inplace)
     monkeypatch.setattr(norm, "NATIVE", native)
+    monkeypatch.setattr(conv_mod, "NATIVE", winograd)
     model = Preconditioner(ScoreUNet(NetConfig()).eval().requires_grad_(False))
     model.set_memory_format(torch.channels_last)
     x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(0))
@@ -120,6 +124,25 @@ def test_group_norm_silu(benchmark, shape, path, monkeypatch):
             benchmark(norm.group_norm_silu, x, m)
         else:
             benchmark(norm.group_norm_silu_reference, x, m)
+
+
+@pytest.mark.benchmark(group="3x3 convolution, channels_last")
+@pytest.mark.parametrize("shape", [(1, 32, 32, 256), (1, 96, 32, 256), (1, 64, 64, 128), (1, 128, 64, 64)],
+                         ids=["32-32ch-256", "96-32ch-256", "64-64ch-128", "128-64ch-64"])
+@pytest.mark.parametrize("path", ["oneDNN direct (reference)", "compiled Winograd F(4x4,3x3) (shipped)"])
+def test_conv3x3(benchmark, shape, path):
+    """The network's 3x3 convolutions (input channels, output channels, side) both ways."""
+    n, cin, cout, side = shape
+    m = nn.Conv2d(cin, cout, 3, padding=1).requires_grad_(False).to(memory_format=torch.channels_last)
+    x = torch.randn((n, cin, side, side), generator=torch.Generator().manual_seed(0))
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        if path.startswith("compiled"):
+            if not conv_mod.winograd_applies(x, m):
+                pytest.skip("scoredeblur._native (the compiled Winograd transforms) is not built here")
+            benchmark(conv_mod.conv3x3, x, m)
+        else:
+            benchmark(m, x)
 
 
 @pytest.mark.benchmark(group="fused update 256²")

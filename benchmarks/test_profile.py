@@ -211,6 +211,16 @@ def test_whole_call_baseline_torch_norm(benchmark, mp, photo_dir, tmp_path):
 
 @pytest.mark.parametrize("mp", SIZES)
 @pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
+def test_whole_call_baseline_direct_conv(benchmark, mp, photo_dir, tmp_path):
+    """The default call with the network's 3x3 convolutions as oneDNN's direct ones (Winograd off)."""
+    path = photo(mp, photo_dir)[2]
+    code = deblur_in_child(path, tmp_path / "out.png", setup="import scoredeblur.models.conv as conv; conv.NATIVE = False")
+    seconds, rss = once(benchmark, run_child, code)
+    benchmark.extra_info.update(peak_rss_mib=round(rss), seconds=round(seconds, 1), megapixels=mp)
+
+
+@pytest.mark.parametrize("mp", SIZES)
+@pytest.mark.benchmark(group="profile: whole call (scoredeblur deblur, default preset, blind)")
 def test_whole_call_peer_pnp_hqs_ffdnet(benchmark, mp, photo_dir):
     """The peer a user would pick instead: PnP-HQS with FFDNet, 8 iterations, given the radius."""
     if not (PEER_WEIGHTS / "ffdnet_kair").is_dir():

@@ -8,6 +8,7 @@
 
 #include "fused_update.h"
 #include "group_norm.h"
+#include "winograd.h"
 
 namespace py = pybind11;
 
@@ -72,6 +73,79 @@ void group_norm_silu(py::buffer x, py::buffer weight, py::buffer bias, py::buffe
                                    xi.size / n / c, c, groups, static_cast<float>(eps), silu, threads);
 }
 
+// The tile range of a Winograd transform: 0 <= tile0, tile0 + count <= all tiles of an (n, h, w) image.
+void check_tiles(int64_t n, int64_t h, int64_t w, int64_t tile0, int64_t count) {
+  const int64_t total = n * ((h + 3) / 4) * ((w + 3) / 4);
+  if (tile0 < 0 || count < 0 || tile0 + count > total)
+    throw std::invalid_argument("tiles " + std::to_string(tile0) + ".." + std::to_string(tile0 + count) +
+                                " outside the image's " + std::to_string(total));
+}
+
+py::buffer_info nhwc(const py::buffer& b, const char* name, bool writable = false) {
+  py::buffer_info info = b.request(writable);
+  if (info.format != py::format_descriptor<float>::format()) throw std::invalid_argument(std::string(name) + ": expected float32");
+  if (info.ndim != 4) throw std::invalid_argument(std::string(name) + ": expected (N, H, W, C), channels last");
+  require_c_contiguous(info, name);
+  return info;
+}
+
+// A transformed-domain array: (36, tiles, c) float32, C-contiguous.
+py::buffer_info transformed(const py::buffer& b, const char* name, int64_t c, bool writable = false) {
+  py::buffer_info info = b.request(writable);
+  if (info.format != py::format_descriptor<float>::format()) throw std::invalid_argument(std::string(name) + ": expected float32");
+  if (info.ndim != 3 || info.shape[0] != 36 || info.shape[2] != c)
+    throw std::invalid_argument(std::string(name) + ": expected (36, tiles, C) with the image's C channels");
+  require_c_contiguous(info, name);
+  return info;
+}
+
+void winograd_input(py::buffer x, py::buffer v, int64_t tile0, int threads) {
+  auto xi = nhwc(x, "x");
+  const int64_t n = xi.shape[0], h = xi.shape[1], w = xi.shape[2], c = xi.shape[3];
+  auto vi = transformed(v, "v", c, true);
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  check_tiles(n, h, w, tile0, vi.shape[1]);
+  py::gil_scoped_release release;
+  scoredeblur::winograd_input_cpu(static_cast<const float*>(xi.ptr), static_cast<float*>(vi.ptr), n, h, w, c, tile0,
+                                  vi.shape[1], threads);
+}
+
+void winograd_output(py::buffer m, py::buffer bias, py::buffer y, int64_t tile0, int threads) {
+  auto yi = nhwc(y, "y", true);
+  const int64_t n = yi.shape[0], h = yi.shape[1], w = yi.shape[2], c = yi.shape[3];
+  auto mi = transformed(m, "m", c);
+  auto bi = checked(bias, "bias", c);
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  check_tiles(n, h, w, tile0, mi.shape[1]);
+  py::gil_scoped_release release;
+  scoredeblur::winograd_output_cpu(static_cast<const float*>(mi.ptr), static_cast<const float*>(bi.ptr),
+                                   static_cast<float*>(yi.ptr), n, h, w, c, tile0, mi.shape[1], threads);
+}
+
+void winograd_conv(py::buffer x, py::buffer u, py::buffer bias, py::buffer y, py::buffer scratch, int64_t chunk,
+                   int threads) {
+  auto xi = nhwc(x, "x");
+  auto yi = nhwc(y, "y", true);
+  const int64_t n = xi.shape[0], h = xi.shape[1], w = xi.shape[2], cin = xi.shape[3], cout = yi.shape[3];
+  if (yi.shape[0] != n || yi.shape[1] != h || yi.shape[2] != w)
+    throw std::invalid_argument("y: expected the batch and size of x");
+  if (yi.ptr == xi.ptr) throw std::invalid_argument("y must not be x");
+  if (chunk < 1) throw std::invalid_argument("chunk must be >= 1");
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  auto ui = checked(u, "u", 36 * cin * cout);
+  require_c_contiguous(ui, "u");
+  auto bi = checked(bias, "bias", cout);
+  py::buffer_info si = scratch.request(true);
+  if (si.format != py::format_descriptor<float>::format()) throw std::invalid_argument("scratch: expected float32");
+  require_c_contiguous(si, "scratch");
+  if (si.size < static_cast<int64_t>(threads) * 36 * chunk * (cin + cout))
+    throw std::invalid_argument("scratch: expected at least threads * 36 * chunk * (cin + cout) floats");
+  py::gil_scoped_release release;
+  scoredeblur::winograd_conv_cpu(static_cast<const float*>(xi.ptr), static_cast<const float*>(ui.ptr),
+                                 static_cast<const float*>(bi.ptr), static_cast<float*>(yi.ptr),
+                                 static_cast<float*>(si.ptr), n, h, w, cin, cout, chunk, threads);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -82,4 +156,14 @@ PYBIND11_MODULE(_native, m) {
         "out = silu(group_norm(x)) (or group_norm(x)) for float32 x laid out (N, ..., C), channels last",
         py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"), py::arg("groups"), py::arg("eps"),
         py::arg("silu"), py::arg("threads"));
+  m.def("winograd_input", &winograd_input,
+        "v[p][t] = (B^T d_t B)[p] for the 6x6 windows d_t of tiles tile0.. of x (N, H, W, C), float32",
+        py::arg("x"), py::arg("v"), py::arg("tile0"), py::arg("threads"));
+  m.def("winograd_output", &winograd_output,
+        "y[tile t] = A^T m_t A + bias for the tiles tile0.. (m: (36, tiles, C)); y (N, H, W, C) float32",
+        py::arg("m"), py::arg("bias"), py::arg("y"), py::arg("tile0"), py::arg("threads"));
+  m.def("winograd_conv", &winograd_conv,
+        "y = conv3x3(x) + bias (stride 1, zero padding 1) by Winograd F(4x4, 3x3); u: (36, C_in, C_out)",
+        py::arg("x"), py::arg("u"), py::arg("bias"), py::arg("y"), py::arg("scratch"), py::arg("chunk"),
+        py::arg("threads"));
 }

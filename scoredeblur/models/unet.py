@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scoredeblur.config import NetConfig
+from scoredeblur.models.conv import conv3x3
 from scoredeblur.models.norm import capturing, group_norm_silu
 
 SQRT2 = math.sqrt(2.0)  # skip connections are rescaled by 1/√2
@@ -65,10 +66,10 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         inplace = _inference()
-        h = self.conv1(group_norm_silu(x, self.norm1))
+        h = conv3x3(group_norm_silu(x, self.norm1), self.conv1)
         t = self.temb(temb)[:, :, None, None]
         h = h.add_(t) if inplace else h + t
-        h = self.conv2(self.dropout(group_norm_silu(h, self.norm2)))
+        h = conv3x3(self.dropout(group_norm_silu(h, self.norm2)), self.conv2)
         return h.add_(self.skip(x)).div_(SQRT2) if inplace else (self.skip(x) + h) / SQRT2
 
 
