@@ -6,10 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from scoredeblur.config import NetConfig
 from scoredeblur.models import conv as conv_mod
 from scoredeblur.models.conv import conv3x3, conv3x3_reference, transformed_weight, winograd_applies
-from scoredeblur.models.unet import ScoreUNet
 
 native = pytest.mark.skipif(conv_mod._native is None or not hasattr(conv_mod._native, "winograd_conv"),
                             reason="scoredeblur._native is not built here (pip install -e . with a C++ compiler)")
@@ -133,14 +131,8 @@ def test_transformed_weight_follows_the_weight():
 
 
 @native
-def test_network_forward_is_the_same_with_winograd():
-    net = ScoreUNet(NetConfig(base_channels=16))
-    g = torch.Generator().manual_seed(0)
-    for p in net.parameters():  # the zero-initialised output convolutions would hide every difference
-        p.data.copy_(torch.randn(p.shape, generator=g) * 0.1)
-    net = net.to(memory_format=torch.channels_last).eval()
-    x = torch.rand((1, 3, 40, 56), generator=g).contiguous(memory_format=torch.channels_last)
-    c = torch.tensor([np.log(0.1)], dtype=torch.float32)
+def test_network_forward_is_the_same_with_winograd(random_network):
+    net, x, c = random_network
     with torch.no_grad():
         fast = net(x, c)
         conv_mod.NATIVE = False

@@ -6,10 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from scoredeblur.config import NetConfig
 from scoredeblur.models import norm as norm_mod
 from scoredeblur.models.norm import group_norm_silu, group_norm_silu_reference, native_applies
-from scoredeblur.models.unet import ScoreUNet
 
 native = pytest.mark.skipif(norm_mod._native is None or not hasattr(norm_mod._native, "group_norm_silu"),
                             reason="scoredeblur._native is not built here (pip install -e . with a C++ compiler)")
@@ -101,14 +99,8 @@ def test_reference_runs_where_the_kernel_cannot():
 
 
 @native
-def test_network_forward_is_the_same_with_the_kernel():
-    net = ScoreUNet(NetConfig(base_channels=16))
-    g = torch.Generator().manual_seed(0)
-    for p in net.parameters():  # the zero-initialised output convolutions would hide every difference
-        p.data.copy_(torch.randn(p.shape, generator=g) * 0.1)
-    net = net.to(memory_format=torch.channels_last).eval()
-    x = torch.rand((1, 3, 40, 56), generator=g).contiguous(memory_format=torch.channels_last)
-    c = torch.tensor([np.log(0.1)], dtype=torch.float32)
+def test_network_forward_is_the_same_with_the_kernel(random_network):
+    net, x, c = random_network
     with torch.no_grad():
         fast = net(x, c)
         norm_mod.NATIVE = False
