@@ -27,7 +27,7 @@ import threading
 import torch
 from torch import nn
 
-from scoredeblur.models.norm import capturing
+from scoredeblur.models.norm import compiled_inference
 
 try:
     from scoredeblur import _native
@@ -49,14 +49,11 @@ AT = torch.tensor([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
 
 def winograd_applies(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     """Whether ``conv3x3`` takes this call through the compiled transforms."""
-    return (NATIVE and _native is not None and hasattr(_native, "winograd_input")
-            and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
+    return (NATIVE and _native is not None and hasattr(_native, "winograd_conv")
             and conv.kernel_size == (3, 3) and conv.stride == (1, 1) and conv.padding == (1, 1)
             and conv.dilation == (1, 1) and conv.groups == 1 and conv.padding_mode == "zeros"
             and conv.bias is not None and conv.weight.dtype == torch.float32
-            and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS
-            and not torch.is_grad_enabled() and not capturing()
-            and x.is_contiguous(memory_format=torch.channels_last))
+            and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS and compiled_inference(x))
 
 
 def conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -95,10 +92,15 @@ def transformed_weight(conv: nn.Conv2d) -> torch.Tensor:
     cached = conv.__dict__.get("_winograd_weight")
     if cached is not None and cached[0] == key:
         return cached[1]
-    u = torch.einsum("ij,ocjk,lk->ilco", G, weight.detach().to(_F64), G)
-    u = u.reshape(36, conv.in_channels, conv.out_channels).to(torch.float32).contiguous()
+    u = weight_transform(weight.detach().to(_F64)).to(torch.float32).contiguous()
     conv.__dict__["_winograd_weight"] = (key, u)
     return u
+
+
+def weight_transform(weight: torch.Tensor) -> torch.Tensor:
+    """(36, C_in, C_out): G g Gᵀ of a (C_out, C_in, 3, 3) weight, in its dtype."""
+    g = G.to(weight.dtype)
+    return torch.einsum("ij,ocjk,lk->ilco", g, weight, g).reshape(36, weight.shape[1], weight.shape[0])
 
 
 def input_transform_reference(x: torch.Tensor) -> torch.Tensor:
@@ -125,7 +127,6 @@ def output_transform_reference(m: torch.Tensor, bias: torch.Tensor, n: int, h: i
 def conv3x3_reference(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """The Winograd convolution in PyTorch ops (any dtype): the oracle for the compiled path."""
     n, _, h, w = x.shape
-    u = torch.einsum("ij,ocjk,lk->ilco", G.to(x.dtype), conv.weight.to(x.dtype), G.to(x.dtype))
     v = input_transform_reference(x)
-    m = torch.bmm(v, u.reshape(36, conv.in_channels, conv.out_channels))
+    m = torch.bmm(v, weight_transform(conv.weight.to(x.dtype)))
     return output_transform_reference(m, conv.bias.to(x.dtype), n, h, w)

@@ -27,13 +27,18 @@ def group_norm_silu_reference(x: torch.Tensor, norm: nn.GroupNorm, silu: bool = 
     return F.silu(h, inplace=not torch.is_grad_enabled()) if silu else h
 
 
+def compiled_inference(x: torch.Tensor) -> bool:
+    """Whether x is what the network's compiled CPU kernels take: inference (no autograd, no graph
+    capture) on a float32 channels-last 4-D CPU tensor."""
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
+            and not torch.is_grad_enabled() and not capturing()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
 def native_applies(x: torch.Tensor, norm: nn.GroupNorm) -> bool:
     """Whether the compiled kernel can take this call."""
     return (NATIVE and _native is not None and hasattr(_native, "group_norm_silu")
-            and x.device.type == "cpu" and x.dtype == torch.float32 and x.ndim == 4
-            and norm.affine and norm.weight.dtype == torch.float32
-            and not torch.is_grad_enabled() and not capturing()
-            and x.is_contiguous(memory_format=torch.channels_last))
+            and norm.affine and norm.weight.dtype == torch.float32 and compiled_inference(x))
 
 
 def group_norm_silu(x: torch.Tensor, norm: nn.GroupNorm, silu: bool = True) -> torch.Tensor:
