@@ -99,15 +99,16 @@ py::buffer_info transformed(const py::buffer& b, const char* name, int64_t c, bo
   return info;
 }
 
-void winograd_input(py::buffer x, py::buffer v, int64_t tile0, int threads) {
+void winograd_input(py::buffer x, py::buffer v, int64_t tile0, int threads, bool upsample) {
   auto xi = nhwc(x, "x");
-  const int64_t n = xi.shape[0], h = xi.shape[1], w = xi.shape[2], c = xi.shape[3];
+  const int64_t scale = upsample ? 2 : 1;
+  const int64_t n = xi.shape[0], h = scale * xi.shape[1], w = scale * xi.shape[2], c = xi.shape[3];
   auto vi = transformed(v, "v", c, true);
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   check_tiles(n, h, w, tile0, vi.shape[1]);
   py::gil_scoped_release release;
   scoredeblur::winograd_input_cpu(static_cast<const float*>(xi.ptr), static_cast<float*>(vi.ptr), n, h, w, c, tile0,
-                                  vi.shape[1], threads);
+                                  vi.shape[1], scale, threads);
 }
 
 void winograd_output(py::buffer m, py::buffer bias, py::buffer y, int64_t tile0, int threads) {
@@ -123,12 +124,15 @@ void winograd_output(py::buffer m, py::buffer bias, py::buffer y, int64_t tile0,
 }
 
 void winograd_conv(py::buffer x, py::buffer u, py::buffer bias, py::buffer y, py::buffer scratch, int64_t chunk,
-                   int threads) {
+                   int threads, bool upsample) {
   auto xi = nhwc(x, "x");
   auto yi = nhwc(y, "y", true);
-  const int64_t n = xi.shape[0], h = xi.shape[1], w = xi.shape[2], cin = xi.shape[3], cout = yi.shape[3];
+  const int64_t scale = upsample ? 2 : 1;
+  const int64_t n = xi.shape[0], h = scale * xi.shape[1], w = scale * xi.shape[2], cin = xi.shape[3],
+                cout = yi.shape[3];
   if (yi.shape[0] != n || yi.shape[1] != h || yi.shape[2] != w)
-    throw std::invalid_argument("y: expected the batch and size of x");
+    throw std::invalid_argument(upsample ? "y: expected the batch of x and twice its size"
+                                         : "y: expected the batch and size of x");
   if (yi.ptr == xi.ptr) throw std::invalid_argument("y must not be x");
   if (chunk < 1) throw std::invalid_argument("chunk must be >= 1");
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
@@ -143,7 +147,7 @@ void winograd_conv(py::buffer x, py::buffer u, py::buffer bias, py::buffer y, py
   py::gil_scoped_release release;
   scoredeblur::winograd_conv_cpu(static_cast<const float*>(xi.ptr), static_cast<const float*>(ui.ptr),
                                  static_cast<const float*>(bi.ptr), static_cast<float*>(yi.ptr),
-                                 static_cast<float*>(si.ptr), n, h, w, cin, cout, chunk, threads);
+                                 static_cast<float*>(si.ptr), n, h, w, cin, cout, chunk, scale, threads);
 }
 
 }  // namespace
@@ -157,13 +161,15 @@ PYBIND11_MODULE(_native, m) {
         py::arg("x"), py::arg("weight"), py::arg("bias"), py::arg("out"), py::arg("groups"), py::arg("eps"),
         py::arg("silu"), py::arg("threads"));
   m.def("winograd_input", &winograd_input,
-        "v[p][t] = (B^T d_t B)[p] for the 6x6 windows d_t of tiles tile0.. of x (N, H, W, C), float32",
-        py::arg("x"), py::arg("v"), py::arg("tile0"), py::arg("threads"));
+        "v[p][t] = (B^T d_t B)[p] for the 6x6 windows d_t of tiles tile0.. of x (N, H, W, C), float32 "
+        "(upsample: of x up-sampled by 2, nearest neighbour)",
+        py::arg("x"), py::arg("v"), py::arg("tile0"), py::arg("threads"), py::arg("upsample") = false);
   m.def("winograd_output", &winograd_output,
         "y[tile t] = A^T m_t A + bias for the tiles tile0.. (m: (36, tiles, C)); y (N, H, W, C) float32",
         py::arg("m"), py::arg("bias"), py::arg("y"), py::arg("tile0"), py::arg("threads"));
   m.def("winograd_conv", &winograd_conv,
-        "y = conv3x3(x) + bias (stride 1, zero padding 1) by Winograd F(4x4, 3x3); u: (36, C_in, C_out)",
+        "y = conv3x3(x) + bias (stride 1, zero padding 1) by Winograd F(4x4, 3x3); u: (36, C_in, C_out); "
+        "upsample: conv3x3 of x up-sampled by 2 (nearest neighbour), read from x",
         py::arg("x"), py::arg("u"), py::arg("bias"), py::arg("y"), py::arg("scratch"), py::arg("chunk"),
-        py::arg("threads"));
+        py::arg("threads"), py::arg("upsample") = false);
 }

@@ -59,8 +59,10 @@ inline void at6(const float* const* z, float* const* r, const float* __restrict 
 
 namespace {
 // Tile t's 6x6 window of x, B^T d B, into v[p][i] (p = 0..35, rows of c floats `count` apart).
+// h x w is the image convolved: x itself (scale 1) or x up-sampled by 2, nearest neighbour (scale
+// 2), whose pixel (yy, xx) is read from x at (yy / 2, xx / 2) instead of from an up-sampled copy.
 void input_tile(const float* __restrict x, float* __restrict v, int64_t h, int64_t w, int64_t c, int64_t t,
-                int64_t i, int64_t count) {
+                int64_t i, int64_t count, int64_t scale) {
   const int64_t th = (h + 3) / 4, tw = (w + 3) / 4;
   const int64_t b = t / (th * tw), ty = (t / tw) % th, tx = t % tw;
   const int64_t y0 = 4 * ty - 1, x0 = 4 * tx - 1;
@@ -75,7 +77,9 @@ void input_tile(const float* __restrict x, float* __restrict v, int64_t h, int64
       const int64_t xx = x0 + q;
       for (int64_t j = 0; j < 6; ++j) {
         const int64_t yy = y0 + j;
-        z[j] = (yy < 0 || yy >= h || xx < 0 || xx >= w) ? zero : x + ((b * h + yy) * w + xx) * c + k0;
+        z[j] = (yy < 0 || yy >= h || xx < 0 || xx >= w)
+                   ? zero
+                   : x + ((b * (h / scale) + yy / scale) * (w / scale) + xx / scale) * c + k0;
         r[j] = s + (j * 6 + q) * kBlock;
       }
       bt6(z, r, kb);
@@ -167,10 +171,10 @@ void gemm(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_
 }  // namespace
 
 void winograd_input_cpu(const float* __restrict x, float* __restrict v, int64_t n, int64_t h, int64_t w, int64_t c,
-                        int64_t tile0, int64_t count, int threads) {
+                        int64_t tile0, int64_t count, int64_t scale, int threads) {
   (void)n;
 #pragma omp parallel for num_threads(threads) schedule(static)
-  for (int64_t i = 0; i < count; ++i) input_tile(x, v, h, w, c, tile0 + i, i, count);
+  for (int64_t i = 0; i < count; ++i) input_tile(x, v, h, w, c, tile0 + i, i, count, scale);
 }
 
 void winograd_output_cpu(const float* __restrict m, const float* __restrict bias, float* __restrict y, int64_t n,
@@ -182,7 +186,7 @@ void winograd_output_cpu(const float* __restrict m, const float* __restrict bias
 
 void winograd_conv_cpu(const float* __restrict x, const float* __restrict u, const float* __restrict bias,
                        float* __restrict y, float* __restrict scratch, int64_t n, int64_t h, int64_t w, int64_t cin,
-                       int64_t cout, int64_t chunk, int threads) {
+                       int64_t cout, int64_t chunk, int64_t scale, int threads) {
   const int64_t tiles = n * ((h + 3) / 4) * ((w + 3) / 4);
   const int64_t chunks = (tiles + chunk - 1) / chunk;
   // Each thread takes whole chunks of tiles through the three stages in its own slice of the
@@ -199,7 +203,7 @@ void winograd_conv_cpu(const float* __restrict x, const float* __restrict u, con
 #pragma omp for schedule(static)
     for (int64_t j = 0; j < chunks; ++j) {
       const int64_t t0 = j * chunk, count = std::min(chunk, tiles - t0);
-      for (int64_t i = 0; i < count; ++i) input_tile(x, v, h, w, cin, t0 + i, i, count);
+      for (int64_t i = 0; i < count; ++i) input_tile(x, v, h, w, cin, t0 + i, i, count, scale);
       for (int64_t p = 0; p < 36; ++p) gemm(v + p * count * cin, u + p * cin * cout, m + p * count * cout, count, cin, cout);
       for (int64_t i = 0; i < count; ++i) output_tile(m, bias, y, h, w, cout, t0 + i, i, count);
     }

@@ -17,8 +17,9 @@ Float32 rounding differs from the direct convolution's: 4e-6 to 1.2e-5 of the ou
 value for random weights against ≈ 8e-7 direct (``tests/models/test_conv.py``); the shipped
 network's score moves by 1.2e-6 of its largest value. It runs where ``norm.native_applies`` runs
 the compiled GroupNorm (inference, float32, channels-last CPU tensors, no graph capture), for
-biased 3×3 stride-1 padding-1 convolutions of at least 16 channels in and out; everything else
-takes ``conv(x)``.
+biased 3×3 stride-1 padding-1 convolutions of at least 16 channels in and out, including the
+convolution after each nearest-neighbour ×2 up-sampling, whose windows are read from the low
+resolution; everything else takes ``conv(x)``.
 """
 from __future__ import annotations
 
@@ -56,19 +57,23 @@ def winograd_applies(x: torch.Tensor, conv: nn.Conv2d) -> bool:
             and min(conv.in_channels, conv.out_channels) >= MIN_CHANNELS and compiled_inference(x))
 
 
-def conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(x)``; through Winograd F(4×4, 3×3) where ``winograd_applies``."""
+def conv3x3(x: torch.Tensor, conv: nn.Conv2d, upsample: bool = False) -> torch.Tensor:
+    """``conv(x)``, or ``conv(upsample2x(x))`` (nearest neighbour) with ``upsample``; through
+    Winograd F(4×4, 3×3) where ``winograd_applies``. Up-sampled, the windows are read from x
+    itself: no 4× copy of it is made."""
     if not winograd_applies(x, conv):
+        if upsample:
+            raise ValueError("conv3x3(upsample=True) runs only where winograd_applies (see unet.upsample2x_conv)")
         return conv(x)
     n, c, h, w = x.shape
-    o = conv.out_channels
+    o, scale = conv.out_channels, 2 if upsample else 1
     u = transformed_weight(conv)
-    y = torch.empty(n, o, h, w, memory_format=torch.channels_last)
+    y = torch.empty(n, o, scale * h, scale * w, memory_format=torch.channels_last)
     xv, yv = x.permute(0, 2, 3, 1).numpy(), y.permute(0, 2, 3, 1).numpy()
     bias = conv.bias.detach().numpy()
     threads = torch.get_num_threads()
     scratch = _scratch(threads * 36 * CHUNK_TILES * (c + o))
-    _native.winograd_conv(xv, u.numpy(), bias, yv, scratch.numpy(), CHUNK_TILES, threads)
+    _native.winograd_conv(xv, u.numpy(), bias, yv, scratch.numpy(), CHUNK_TILES, threads, upsample)
     return y
 
 

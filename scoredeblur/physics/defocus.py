@@ -45,14 +45,14 @@ def pad_symmetric(x: torch.Tensor, r: int) -> torch.Tensor:
         return x
     h, w = x.shape[-2:]
     if r > h or r > w:  # mirror tiling: index map of the infinite symmetric extension
-        iy = _mirror_index(torch.arange(-r, h + r), h)
-        ix = _mirror_index(torch.arange(-r, w + r), w)
+        iy = mirror_index(torch.arange(-r, h + r), h)
+        ix = mirror_index(torch.arange(-r, w + r), w)
         return x[..., iy[:, None], ix[None, :]]
     x = torch.cat([x[..., :r, :].flip(-2), x, x[..., -r:, :].flip(-2)], dim=-2)
     return torch.cat([x[..., :r].flip(-1), x, x[..., -r:].flip(-1)], dim=-1)
 
 
-def _mirror_index(i: torch.Tensor, n: int) -> torch.Tensor:
+def mirror_index(i: torch.Tensor, n: int) -> torch.Tensor:
     i = i % (2 * n)
     return torch.where(i < n, i, 2 * n - 1 - i)
 

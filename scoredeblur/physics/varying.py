@@ -11,6 +11,18 @@ the map's range and otherwise spread evenly in log(1 + r) (a disk's blur changes
 of radius the larger it is). Against the exact per-pixel disk blur, the mixture's error is a few
 per cent of the blur itself (``tests/physics/test_varying.py``). The weights are formed on the
 fly from one H×W position map, so memory does not grow with the number of levels either.
+
+Awkward sizes: the FFTs behind the prox (pocketfft, scipy's and torch's) take a side whose length
+has a large prime factor (a 1 MP 4:3 photo's 866 = 2·433, DPDD's 683) by Bluestein's algorithm,
+2.5–5× slower per sample than a 7-smooth length. On such a side the prox is solved on the photo
+continued past its far edge as the operator's own boundary continues it (mirrored, with its
+radius map) to the next 7-smooth length at least twice the largest blur's reach beyond
+(``solve_length``), and cropped back. Only the extension's last ``reach`` pixels, where that
+solve's own mirror would no longer match, have no data (each level's data term there is what its
+blur predicts from v). Inside the image and up to there, A_l v and the data are what they were,
+so the fixed point x = v = x_true, y = A x_true stays; the solve differs from the one on the
+photo itself by what the data-free strip does, which fades within a few reaches of it
+(docs/RESULTS.md, "Awkward sizes").
 """
 from __future__ import annotations
 
@@ -18,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies, idct2, per_sample
+from scoredeblur.physics.defocus import DefocusBlur, dct2, dct_applies, idct2, mirror_index, per_sample
 
 LEVEL_STEP = 0.5  # pixels between the uniform blurs that are mixed, where MAX_LEVELS suffice
 MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this many uniform ones
@@ -30,6 +42,37 @@ MAX_LEVELS = 8    # uniform blurs at most: A, Aᵀ and prox cost at most this ma
 # Measured (docs/RESULTS.md, "Depth-varying defocus: the operator's model error").
 MODEL_ERROR = 0.01
 FULL_ERROR_SPREAD = 3.0  # px
+# A side with a prime factor above this is solved on a 7-smooth extension (see the module's docstring).
+SLOW_PRIME = 50
+_OUTSIDE = -2.0  # level position of the extension's pixels: every level's weight is 0 there
+
+
+def largest_prime_factor(n: int) -> int:
+    p, largest = 2, 1
+    while p * p <= n:
+        while n % p == 0:
+            n, largest = n // p, p
+        p += 1
+    return max(largest, n)
+
+
+def solve_length(n: int, reach: int) -> int:
+    """The length the prox solves an image side of n pixels on: n itself when the FFTs take n
+    fast, otherwise the smallest 7-smooth length at least ``reach`` beyond n."""
+    if largest_prime_factor(n) <= SLOW_PRIME:
+        return n
+    m = n + reach
+    while largest_prime_factor(m) > 7:
+        m += 1
+    return m
+
+
+def extend(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """x (…, H₀, W₀) continued half-sample symmetrically past its bottom and right edges to h × w."""
+    h0, w0 = x.shape[-2:]
+    if (h, w) == (h0, w0):
+        return x
+    return x[..., mirror_index(torch.arange(h), h0)[:, None], mirror_index(torch.arange(w), w0)[None, :]]
 
 
 def blur_levels(lo: float, hi: float) -> np.ndarray:
@@ -84,12 +127,31 @@ class VaryingDefocusBlur:
     def _w(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return self._weight(i, self._position(x))
 
-    def _position(self, x: torch.Tensor) -> torch.Tensor:
-        # A, Aᵀ and prox run every sampling step: cast the position map once per dtype and device.
-        key = (x.dtype, x.device)
+    def _position(self, x: torch.Tensor, shape: tuple[int, int] | None = None) -> torch.Tensor:
+        """The position map in x's dtype and device; on the prox's extended ``shape`` when given:
+        mirrored with the photo, except in the extension's last ``reach`` rows and columns, which no
+        level owns. A, Aᵀ and prox run every sampling step: cast once."""
+        shape = tuple(shape or self.position.shape)
+        key = (x.dtype, x.device, shape)
         if key not in self._cast:
-            self._cast[key] = self.position.to(device=x.device, dtype=x.dtype)
+            h, w = self.position.shape
+            pos = extend(self.position, *shape).to(device=x.device, dtype=x.dtype)
+            if shape != (h, w):
+                pos = pos.clone()
+                reach = self.reach
+                pos[max(h, shape[0] - reach):, :] = _OUTSIDE
+                pos[:, max(w, shape[1] - reach):] = _OUTSIDE
+            self._cast[key] = pos
         return self._cast[key]
+
+    @property
+    def reach(self) -> int:
+        """The largest level's half kernel: how far a pixel's blur reaches."""
+        return max(op.kernel.shape[-1] // 2 for op in self.ops)
+
+    def solve_shape(self, h: int, w: int) -> tuple[int, int]:
+        """The H × W the prox of an h × w image is solved on (``solve_length`` of each side)."""
+        return solve_length(h, 2 * self.reach), solve_length(w, 2 * self.reach)
 
     def A(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.zeros_like(x)
@@ -121,14 +183,17 @@ class VaryingDefocusBlur:
 
     def prox_direct(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
         """``prox`` from the levels' convolutions and mirrored-FFT solves (reference; any device, autograd)."""
+        h, w = v.shape[-2:]
+        shape = self.solve_shape(h, w)
+        v, y = extend(v, *shape), extend(y, *shape)
         out = torch.zeros_like(v)
         for i in self.active:
-            w = self._w(i, v)
+            weight = self._weight(i, self._position(v, shape))
             predicted = self.ops[i].A(v)
-            y_i = torch.sub(y, predicted).mul_(w).add_(predicted)  # W y + (1 − W) A_l v
+            y_i = torch.sub(y, predicted).mul_(weight).add_(predicted)  # W y + (1 − W) A_l v
             del predicted
-            out.add_(self.ops[i].prox_fft(v, y_i, rho, remember_y=False).mul_(w))
-        return out
+            out.add_(self.ops[i].prox_fft(v, y_i, rho, remember_y=False).mul_(weight))
+        return out[..., :h, :w]
 
     def prox_dct(self, v: torch.Tensor, y: torch.Tensor, rho) -> torch.Tensor:
         """``prox`` in the DCT basis (CPU tensors), equal to ``prox_direct`` to rounding: v is
@@ -139,7 +204,9 @@ class VaryingDefocusBlur:
         the uniform prox is v + G_l d_l, G_l = (A_lᵀA_l + ρ)⁻¹A_lᵀ, and since Σ_l W_l = 1 the mixture
         is v + Σ_l W_l G_l d_l. Three transforms per level, as before, but every step runs in place
         in two image-sized buffers: at 12 MP a fresh temporary costs as much as a pass over it."""
-        h, w = v.shape[-2:]
+        h0, w0 = v.shape[-2:]
+        h, w = self.solve_shape(h0, w0)
+        v, y = extend(v, h, w), extend(y, h, w)
         rho = per_sample(rho, v)
         v_hat = dct2(v)
         out = v.clone()
@@ -148,13 +215,13 @@ class VaryingDefocusBlur:
         for i in self.active:
             op = self.ops[i]
             lam = op.eigenvalues(h, w, v.dtype, v.device)
-            self._weight(i, self._position(v), out=weight)     # W_l
+            self._weight(i, self._position(v, (h, w)), out=weight)  # W_l
             residual = op.A_dct(v_hat, lam, out=work)          # A_l v
             torch.sub(y, residual, out=residual).mul_(weight)  # d_l = W_l (y − A_l v)
             spectrum = dct2(residual, overwrite=True)
             spectrum.mul_(lam).div_(torch.addcmul(rho, lam, lam))  # G_l d_l, in the transform domain
             out.addcmul_(idct2(spectrum, overwrite=True), weight)
-        return out
+        return out if (h, w) == (h0, w0) else out[..., :h0, :w0].contiguous()
 
 
 def radius_map_from_tiles(radii: np.ndarray, ys: list[int], xs: list[int], tile: int, h: int, w: int) -> np.ndarray:

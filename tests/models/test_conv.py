@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from scoredeblur.models import conv as conv_mod
 from scoredeblur.models.conv import conv3x3, conv3x3_reference, transformed_weight, winograd_applies
+from scoredeblur.models.unet import upsample2x, upsample2x_conv
 
 native = pytest.mark.skipif(conv_mod._native is None or not hasattr(conv_mod._native, "winograd_conv"),
                             reason="scoredeblur._native is not built here (pip install -e . with a C++ compiler)")
@@ -55,6 +56,30 @@ def test_compiled_convolution_is_the_direct_one(shape, cout):
 
 
 @native
+@pytest.mark.parametrize("shape,cout", [((1, 64, 13, 13), 64), ((2, 32, 7, 10), 48), ((1, 20, 1, 3), 16)])
+def test_compiled_upsampled_convolution_is_the_direct_one(shape, cout):
+    """conv(upsample2x(x)) with the windows read from x: against float64 direct on the up-sampled
+    copy and against the folded form the network takes elsewhere (sides odd, so the tiles end
+    inside an up-sampled pixel pair)."""
+    m, x = _conv(shape[1], cout, 13), _activation(shape, 14)
+    with torch.no_grad():
+        got = conv3x3(x, m, upsample=True)
+        assert torch.equal(upsample2x_conv(x, m), got)                 # what the network runs
+        conv_mod.NATIVE = False
+        try:
+            folded = upsample2x_conv(x, m)
+            with pytest.raises(ValueError, match="winograd_applies"):
+                conv3x3(x, m, upsample=True)
+        finally:
+            conv_mod.NATIVE = True
+    assert got.shape == (shape[0], cout, 2 * shape[2], 2 * shape[3])
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    ref = _direct64(upsample2x(x.double()), m)
+    torch.testing.assert_close(got.double(), ref, atol=3e-5 * float(ref.abs().max()), rtol=0)
+    torch.testing.assert_close(folded.double(), ref, atol=3e-5 * float(ref.abs().max()), rtol=0)
+
+
+@native
 def test_compiled_transforms_are_the_reference():
     """Each binding alone, over a range of tiles that starts inside the image."""
     x = _activation((2, 20, 9, 14), 5)
@@ -63,6 +88,10 @@ def test_compiled_transforms_are_the_reference():
     v = np.empty((36, 10, 20), np.float32)
     conv_mod._native.winograd_input(x.permute(0, 2, 3, 1).numpy(), v, 7, 1)
     torch.testing.assert_close(torch.from_numpy(v).double(), v_ref[:, 7:17], atol=1e-5, rtol=1e-5)
+    v_up = np.empty((36, 30, 20), np.float32)  # of x up-sampled by 2: 2 × 5 × 7 tiles, from tile 40
+    conv_mod._native.winograd_input(x.permute(0, 2, 3, 1).numpy(), v_up, 40, 2, upsample=True)
+    v_up_ref = conv_mod.input_transform_reference(upsample2x(x.double()))
+    torch.testing.assert_close(torch.from_numpy(v_up).double(), v_up_ref[:, 40:70], atol=1e-5, rtol=1e-5)
 
     g = torch.Generator().manual_seed(6)
     prods, bias = torch.randn((36, tiles, 24), generator=g), torch.randn(24, generator=g)
@@ -158,5 +187,7 @@ def test_bindings_refuse_what_they_cannot_compute():
     with pytest.raises(ValueError, match="C-contiguous"):
         conv_mod._native.winograd_conv(np.zeros((1, 16, 8, 8), np.float32).transpose(0, 2, 3, 1), u, b,
                                        np.empty_like(x), scratch, 4, 1)
+    with pytest.raises(ValueError, match="twice its size"):
+        conv_mod._native.winograd_conv(x, u, b, np.empty_like(x), scratch, 4, 1, True)
     with pytest.raises(ValueError, match="outside the image"):
         conv_mod._native.winograd_input(x, np.zeros((36, 5, 16), np.float32), 0, 1)  # 4 tiles only

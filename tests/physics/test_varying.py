@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from scoredeblur.physics.defocus import DefocusBlur
-from scoredeblur.physics.varying import VaryingDefocusBlur, radius_map_from_tiles
+from scoredeblur.physics import varying
+from scoredeblur.physics.varying import VaryingDefocusBlur, largest_prime_factor, radius_map_from_tiles, solve_length
 
 
 def _two_depths(h=64, w=80, near=0.5, far=5.0):
@@ -116,13 +117,47 @@ def test_dct_eigenvalues_are_the_mirrored_spectrum():
                                    op.otf(23, 31, torch.float64, "cpu")[:23, :31], atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("rmap", [_two_depths(), _two_depths(near=0.0, far=9.0), np.full((64, 80), 2.5)],
-                         ids=["soft-to-defocused", "in-focus-to-9px", "constant"])
+@pytest.mark.parametrize("rmap", [_two_depths(), _two_depths(near=0.0, far=9.0), np.full((64, 80), 2.5),
+                                  _two_depths(h=61, w=83, near=0.0, far=4.0)],
+                         ids=["soft-to-defocused", "in-focus-to-9px", "constant", "awkward-sides"])
 def test_dct_prox_is_the_direct_prox(rmap):
     """The CPU path (one shared transform of v, A_l v from it) against the levels' convolutions and
-    mirrored-FFT solves, with a radius larger than some of the image's features and a per-sample ρ."""
+    mirrored-FFT solves, with a radius larger than some of the image's features and a per-sample ρ;
+    on prime sides both solve on the same extension."""
     op = VaryingDefocusBlur(rmap)
-    v, y = _image((2, 3, 64, 80), 9), _image((2, 3, 64, 80), 10)
+    v, y = _image((2, 3, *rmap.shape), 9), _image((2, 3, *rmap.shape), 10)
     rho = torch.tensor([0.02, 0.3], dtype=torch.float64)
     torch.testing.assert_close(op.prox_dct(v, y, rho), op.prox_direct(v, y, rho), atol=1e-10, rtol=0)
     torch.testing.assert_close(op.prox(v, y, rho), op.prox_dct(v, y, rho), atol=0, rtol=0)  # the CPU default
+
+
+def test_sides_with_a_large_prime_factor_are_solved_on_the_next_seven_smooth_length():
+    for n in (64, 80, 481, 1155, 3000, 4000):  # prime factors up to 37: the FFTs take them as they are
+        assert solve_length(n, 9) == n
+    for n, reach in ((866, 4), (683, 9), (61, 0), (1021, 12)):
+        m = solve_length(n, reach)
+        assert m >= n + reach and largest_prime_factor(m) <= 7
+        assert all(largest_prime_factor(k) > 7 for k in range(n + reach, m))  # the smallest such
+    assert [largest_prime_factor(n) for n in (1, 2, 866, 683, 1155)] == [1, 2, 433, 683, 11]
+
+
+def test_the_extension_keeps_the_fixed_point_and_changes_the_solve_only_near_the_far_edges(monkeypatch):
+    """On 61 × 83 (both prime) the prox solves on 72 × 96: at least twice the reach (5 px, the
+    5-px disk's half kernel) more, mirrored, its last 5 px without data. Inside the image A_l v
+    and the data are what they were, so v = x, y = A x is still returned exactly on a map whose
+    pixels all sit on levels; the data-free strip changes the solve only near the bottom and right
+    edges (against the solve on the image itself), fading as the inverse filter spreads it."""
+    rmap = np.where(_two_depths(h=61, w=83) < 2.75, 0.5, 5.0)
+    op = VaryingDefocusBlur(rmap)
+    assert op.solve_shape(61, 83) == (72, 96)
+    x = torch.nn.functional.avg_pool2d(_image((1, 3, 61, 83), 11), 3, 1, 1)
+    torch.testing.assert_close(op.prox(x, op.A(x), 1e-3), x, atol=1e-9, rtol=0)
+    v, y = _image((1, 3, 61, 83), 12), op.A(x) + 0.01 * _image((1, 3, 61, 83), 13)
+    extended = op.prox(v, y, 0.05)
+    monkeypatch.setattr(varying, "SLOW_PRIME", 10**9)
+    assert op.solve_shape(61, 83) == (61, 83)
+    on_image = op.prox(v, y, 0.05)
+    diff = (extended - on_image).abs()
+    assert float(diff[..., -3:, :].max()) > 1e-4 and float(diff[..., :, -3:].max()) > 1e-4  # a different boundary
+    assert float(diff[..., :-10, :-10].max()) < 0.25 * float(diff.max())                    # ... felt near it
+    assert float(diff[..., :-30, :-30].max()) < 1e-2 * float(diff.max())
