@@ -14,7 +14,8 @@ from scoredeblur.kernels.registry import BackendUnavailable, get_kernel
 from scoredeblur.models import conv as conv_mod
 from scoredeblur.models import norm
 from scoredeblur.models.score_model import Preconditioner
-from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv
+from scoredeblur.models.unet import ScoreUNet, upsample2x, upsample2x_conv, upsample2x_conv_folded
+from scoredeblur.physics import varying
 from scoredeblur.physics.defocus import DefocusBlur, dct2
 from scoredeblur.physics.estimate import estimate_radius, estimate_radius_map
 from scoredeblur.physics.varying import VaryingDefocusBlur
@@ -63,16 +64,22 @@ def test_network_layout_and_tile_batch(benchmark, layout, batch):
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
 
 
-UPSAMPLE_FORMS = {"conv(nearest x2)": lambda h, conv: conv(upsample2x(h)), "folded 2x2 at low res": upsample2x_conv}
+WINOGRAD_UPSAMPLE = "Winograd at high res, windows read from low res"
+UPSAMPLE_FORMS = {"conv(nearest x2)": lambda h, conv: conv(upsample2x(h)), "folded 2x2 at low res": upsample2x_conv_folded,
+                  WINOGRAD_UPSAMPLE: upsample2x_conv}  # the dispatch: Winograd where it applies, else folded
 
 
-@pytest.mark.benchmark(group="up-sampling convolution, 64 ch, 128² → 256², channels_last")
+@pytest.mark.benchmark(group="up-sampling convolution, 64 ch, channels_last")
+@pytest.mark.parametrize("side", [26, 52, 104, 128], ids=lambda s: f"{s}²→{2 * s}²")
 @pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
-def test_upsample_conv(benchmark, form):
+def test_upsample_conv(benchmark, form, side):
+    """The network's up-sampling convolutions (a 206² tile has 26², 52², 104²) each way."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).requires_grad_(False).to(memory_format=torch.channels_last)
-    h = torch.randn((1, 64, 128, 128), generator=torch.Generator().manual_seed(0))
+    h = torch.randn((1, 64, side, side), generator=torch.Generator().manual_seed(0))
     h = h.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
+        if form == WINOGRAD_UPSAMPLE and not conv_mod.winograd_applies(h, conv):
+            pytest.skip("scoredeblur._native (the compiled Winograd transforms) is not built here")
         benchmark.pedantic(UPSAMPLE_FORMS[form], args=(h, conv), rounds=10, iterations=1, warmup_rounds=1)
 
 
@@ -82,7 +89,8 @@ NETWORK_FORMS = {  # (up-sampling, in-place element-wise steps without autograd,
     "folded up-sampling, out of place": ("folded 2x2 at low res", False, False, False),
     "folded up-sampling, in place": ("folded 2x2 at low res", True, False, False),
     "folded, in place, compiled GroupNorm+SiLU": ("folded 2x2 at low res", True, True, False),
-    "folded, in place, compiled GroupNorm+SiLU, Winograd 3x3 (shipped)": ("folded 2x2 at low res", True, True, True),
+    "folded, in place, compiled GroupNorm+SiLU, Winograd 3x3": ("folded 2x2 at low res", True, True, True),
+    "in place, compiled GroupNorm+SiLU, Winograd 3x3 and up-sampling (shipped)": (WINOGRAD_UPSAMPLE, True, True, True),
 }
 
 
@@ -187,6 +195,19 @@ def test_varying_prox(benchmark, path):
     benchmark(op.prox_dct if path.startswith("prox_dct") else op.prox_direct, v, y, 0.05)
 
 
+@pytest.mark.benchmark(group="depth-varying prox, 866×1155 (866 = 2·433), map 0-4 px")
+@pytest.mark.parametrize("solve", ["on a 7-smooth extension, 875 rows (shipped)", "on the image itself"])
+def test_varying_prox_awkward_side(benchmark, solve, monkeypatch):
+    """The 1 MP 4:3 photo's rows: pocketfft takes 433 by Bluestein's algorithm."""
+    if solve == "on the image itself":
+        monkeypatch.setattr(varying, "SLOW_PRIME", 10**9)
+    g = torch.Generator().manual_seed(3)
+    v, y = torch.rand((1, 3, 866, 1155), generator=g), torch.rand((1, 3, 866, 1155), generator=g)
+    op = VaryingDefocusBlur(np.broadcast_to(np.linspace(0.0, 4.0, 1155, dtype=np.float32), (866, 1155)))
+    benchmark.extra_info["solved_on"] = op.solve_shape(866, 1155)
+    benchmark.pedantic(op.prox_dct, args=(v, y, 0.05), rounds=5, iterations=1, warmup_rounds=1)
+
+
 @pytest.mark.benchmark(group="blur r = 10, 768×1024, given the image's transform")
 @pytest.mark.parametrize("path", ["A_dct (from dct2(v))", "A (convolution)"])
 def test_blur_from_transform(benchmark, path):
@@ -248,7 +269,7 @@ def test_reference_is_what_the_suite_times(tensors):
 
 
 @pytest.mark.benchmark(group="training step (loss + backward), batch 16 of 64²")
-@pytest.mark.parametrize("form", list(UPSAMPLE_FORMS))
+@pytest.mark.parametrize("form", [f for f in UPSAMPLE_FORMS if f != WINOGRAD_UPSAMPLE])  # Winograd: inference only
 def test_training_step_upsample_form(benchmark, form, monkeypatch):
     """The fold also cuts the backward pass (training runs with autograd, so nothing is in place)."""
     from scoredeblur.training.score import dsm_loss_at
@@ -268,8 +289,9 @@ def test_training_step_upsample_form(benchmark, form, monkeypatch):
 DEBLUR_SETTINGS = {  # layout, tiles per network call, network form (see NETWORK_FORMS)
     "NCHW, 4 tiles per call": (torch.contiguous_format, 4, "conv(nearest x2), out of place"),
     "channels_last, 1 tile per call": (torch.channels_last, None, "conv(nearest x2), out of place"),
-    "channels_last, folded up-sampling, in place (shipped)": (torch.channels_last, None,
-                                                             "folded up-sampling, in place (shipped)"),
+    "channels_last, folded up-sampling, in place": (torch.channels_last, None, "folded up-sampling, in place"),
+    "channels_last, compiled GroupNorm+SiLU, Winograd (shipped)": (
+        torch.channels_last, None, "in place, compiled GroupNorm+SiLU, Winograd 3x3 and up-sampling (shipped)"),
 }
 
 
@@ -283,9 +305,11 @@ def test_deblur_call_cpu_defaults(benchmark, setting, monkeypatch):
     from scoredeblur.api import get_model
 
     layout, tile_batch, form = DEBLUR_SETTINGS[setting]
-    upsample, inplace = NETWORK_FORMS[form]
+    upsample, inplace, native, winograd = NETWORK_FORMS[form]
     monkeypatch.setattr(network, "upsample2x_conv", UPSAMPLE_FORMS[upsample])
     monkeypatch.setattr(network, "_inference", lambda: inplace)
+    monkeypatch.setattr(norm, "NATIVE", native)
+    monkeypatch.setattr(conv_mod, "NATIVE", winograd)
     img = data.astronaut()[:321, :481]
     model = get_model(None, "cpu")
     model.set_memory_format(layout)

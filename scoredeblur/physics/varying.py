@@ -206,22 +206,45 @@ class VaryingDefocusBlur:
         in two image-sized buffers: at 12 MP a fresh temporary costs as much as a pass over it."""
         h0, w0 = v.shape[-2:]
         h, w = self.solve_shape(h0, w0)
-        v, y = extend(v, h, w), extend(y, h, w)
+        extended = (h, w) != (h0, w0)
         rho = per_sample(rho, v)
-        v_hat = dct2(v)
-        out = v.clone()
-        work = torch.empty_like(v)
+        # The result accumulates in out, which starts as v: on an extension, v's extension itself
+        # (a new tensor), so the extension costs no image-sized buffer beyond the others.
+        out = extend(v, h, w) if extended else v.clone()
+        v_hat = dct2(out)
+        work = torch.empty_like(out)
         weight = torch.empty((h, w), dtype=v.dtype, device=v.device)
+        spectrum = None
         for i in self.active:
             op = self.ops[i]
             lam = op.eigenvalues(h, w, v.dtype, v.device)
             self._weight(i, self._position(v, (h, w)), out=weight)  # W_l
             residual = op.A_dct(v_hat, lam, out=work)          # A_l v
-            torch.sub(y, residual, out=residual).mul_(weight)  # d_l = W_l (y − A_l v)
+            subtract_from_data(y, residual).mul_(weight)       # d_l = W_l (y − A_l v)
             spectrum = dct2(residual, overwrite=True)
             spectrum.mul_(lam).div_(torch.addcmul(rho, lam, lam))  # G_l d_l, in the transform domain
             out.addcmul_(idct2(spectrum, overwrite=True), weight)
-        return out if (h, w) == (h0, w0) else out[..., :h0, :w0].contiguous()
+        if not extended:
+            return out
+        del v_hat, work, spectrum  # before the cropped copy: the peak stays that of the loop
+        return out[..., :h0, :w0].contiguous()
+
+
+def subtract_from_data(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """r ← extend(y) − r in place, for r on y's extension (``extend``), without forming the
+    extended y: the image part directly, the bottom and right strips from y's mirrored rows and
+    columns."""
+    h0, w0 = y.shape[-2:]
+    h, w = r.shape[-2:]
+    if (h, w) == (h0, w0):
+        return torch.sub(y, r, out=r)
+    r[..., :h0, :w0].sub_(y).neg_()
+    if h > h0:
+        rows = mirror_index(torch.arange(h0, h), h0)
+        r[..., h0:, :w0].sub_(y[..., rows, :]).neg_()
+    if w > w0:
+        r[..., :, w0:].sub_(extend(y[..., :, mirror_index(torch.arange(w0, w), w0)], h, w - w0)).neg_()
+    return r
 
 
 def radius_map_from_tiles(radii: np.ndarray, ys: list[int], xs: list[int], tile: int, h: int, w: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import torch
 import scoredeblur.models.unet as network
 from scoredeblur.config import NetConfig
 from scoredeblur.models.score_model import Preconditioner
-from scoredeblur.models.unet import ScoreUNet, count_parameters, upsample2x, upsample2x_conv
+from scoredeblur.models.unet import ScoreUNet, count_parameters, upsample2x, upsample2x_conv, upsample2x_conv_folded
 from tests.conftest import TINY
 
 
@@ -111,7 +111,7 @@ def test_folded_upsample_conv_is_conv_of_nearest_upsample(traced, layout, monkey
         conv.bias.copy_(torch.randn(5, generator=g))
     h = torch.randn(2, 6, 7, 10, generator=g).contiguous(memory_format=layout).requires_grad_(True)
     ref = conv(upsample2x(h))
-    out = upsample2x_conv(h, conv)
+    out = upsample2x_conv_folded(h, conv)
     assert out.shape == (2, 5, 14, 20)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     assert out.is_contiguous(memory_format=layout)

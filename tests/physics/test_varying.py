@@ -2,9 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics import varying
-from scoredeblur.physics.varying import VaryingDefocusBlur, largest_prime_factor, radius_map_from_tiles, solve_length
+from scoredeblur.physics.defocus import DefocusBlur
+from scoredeblur.physics.varying import (
+    VaryingDefocusBlur,
+    extend,
+    largest_prime_factor,
+    radius_map_from_tiles,
+    solve_length,
+    subtract_from_data,
+)
 
 
 def _two_depths(h=64, w=80, near=0.5, far=5.0):
@@ -161,3 +168,13 @@ def test_the_extension_keeps_the_fixed_point_and_changes_the_solve_only_near_the
     assert float(diff[..., -3:, :].max()) > 1e-4 and float(diff[..., :, -3:].max()) > 1e-4  # a different boundary
     assert float(diff[..., :-10, :-10].max()) < 0.25 * float(diff.max())                    # ... felt near it
     assert float(diff[..., :-30, :-30].max()) < 1e-2 * float(diff.max())
+
+
+@pytest.mark.parametrize("shape", [(61, 83), (72, 96), (61, 96), (72, 83)], ids=["none", "both", "right", "bottom"])
+def test_data_minus_estimate_on_the_extension_needs_no_extended_copy_of_the_data(shape):
+    """r ← extend(y) − r in place for 61 × 83 data and each kind of extension."""
+    y, r = _image((2, 3, 61, 83), 14), _image((2, 3, *shape), 15)
+    expected = extend(y, *r.shape[-2:]) - r
+    got = subtract_from_data(y, r)
+    assert got is r
+    torch.testing.assert_close(got, expected, atol=0, rtol=0)
