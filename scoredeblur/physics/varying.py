@@ -22,7 +22,7 @@ solve's own mirror would no longer match, have no data (each level's data term t
 blur predicts from v). Inside the image and up to there, A_l v and the data are what they were,
 so the fixed point x = v = x_true, y = A x_true stays; the solve differs from the one on the
 photo itself by what the data-free strip does, which fades within a few reaches of it
-(docs/RESULTS.md, "Awkward sizes").
+(docs/RESULTS.md, "The up-sampling convolutions in Winograd, and awkward sides").
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ MODEL_ERROR = 0.01
 FULL_ERROR_SPREAD = 3.0  # px
 # A side with a prime factor above this is solved on a 7-smooth extension (see the module's docstring).
 SLOW_PRIME = 50
-_OUTSIDE = -2.0  # level position of the extension's pixels: every level's weight is 0 there
+_OUTSIDE = -2.0  # level position of the extension's data-free strip: every level's weight is 0 there
 
 
 def largest_prime_factor(n: int) -> int:
