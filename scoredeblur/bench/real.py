@@ -8,7 +8,8 @@ deblurring can fix).
 
 Methods: the input; Wiener and PnP-HQS + FFDNet with the **oracle** uniform radius (the one that
 maximises PSNR against the target: an upper bound for any one-PSF method); our presets blind; our
-presets given that same oracle radius (``*_oracle``) or an oracle per-tile radius map
+presets blind with an opt-in estimator (``*_layers``, ``*_learned``); our
+presets given the oracle uniform radius (``*_oracle``) or an oracle per-tile radius map
 (``*_oracle_map``: what a perfect per-tile disk estimator could hand the sampler; ``bench.oracle``),
 with the consistency allowing for the disk's model error (``ORACLE_MAP_NOISE``). Oracles use the
 target, so they are bounds, never results.
@@ -39,7 +40,8 @@ BORDER = 8                                  # px left out of every score (alignm
 ORACLE_MAP_NOISE = 0.03
 METHODS = ("input", "wiener_oracle", "pnp_hqs_oracle", "sd_fast", "sd_balanced", "sd_quality",
            "sd_fast_oracle", "sd_balanced_oracle", "sd_fast_oracle_map", "sd_balanced_oracle_map",
-           "sd_fast_layers", "sd_fast_keep_bokeh", "sd_fast_deblur_highlights")
+           "sd_fast_layers", "sd_fast_learned", "sd_balanced_learned", "sd_fast_keep_bokeh",
+           "sd_fast_deblur_highlights")
 
 
 @dataclass
@@ -146,12 +148,14 @@ def run_real(pairs: list[Pair], methods: list[str], *, model=None, weights_dir: 
                     extra["radius"] = oracle_r
                     out = deblur(pair.blur.astype(np.float32), preset=preset, psf_radius=oracle_r, model=model,
                                  device=device, seed=seed)
-                else:  # blind; "_layers", "_keep_bokeh", "_deblur_highlights": that option
+                else:  # blind; "_layers", "_learned", "_keep_bokeh", "_deblur_highlights": that option
                     blind = {}
                     if name.endswith("_deblur_highlights"):
                         blind["keep_highlights"] = False
                     if name.endswith("_layers"):
                         blind["psf_radius"] = "layers"
+                    if name.endswith("_learned"):
+                        blind["psf_radius"] = "learned"
                     if name.endswith("_keep_bokeh"):
                         blind["keep_bokeh"] = True
                     res = deblur(pair.blur.astype(np.float32), preset=preset, model=model, device=device, seed=seed,

@@ -8,7 +8,7 @@ import torch
 from scoredeblur.config import NetConfig, SDEConfig, TrainConfig
 from scoredeblur.models.checkpoint import atomic_torch_save, pack_for_inference
 from scoredeblur.physics.radius_net import from_checkpoint, to_checkpoint
-from scoredeblur.training.radius import train_radius_net
+from scoredeblur.training.radius import Degradations, train_radius_net
 from scoredeblur.training.score import train
 
 
@@ -92,6 +92,10 @@ def add_train_radius(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     p.add_argument("--no-resume", action="store_true", help="start over even if OUT/radius_net.pt exists")
+    p.add_argument("--soft-rim", type=float, default=0.0, metavar="SIGMA",
+                   help="soften examples by a Gaussian of σ drawn from [0, SIGMA] px, as real lenses soften a disk")
+    p.add_argument("--soft-share", type=float, default=0.7, help="share of examples softened (with --soft-rim)")
+    p.add_argument("--jpeg-share", type=float, default=0.0, help="share of examples through a JPEG round trip (q 60-95)")
     p.add_argument("--ship", metavar="FILE", default=None,
                    help="when done, also write the bare weights (no optimiser state) to FILE")
     p.set_defaults(func=_run_train_radius)
@@ -100,8 +104,10 @@ def add_train_radius(sub) -> None:
 def _run_train_radius(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    degradations = Degradations(soft_rim=args.soft_rim, soft_share=args.soft_share if args.soft_rim > 0 else 0.0,
+                                jpeg_share=args.jpeg_share)
     path = train_radius_net(args.data, args.out, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
-                            seed=args.seed, resume=not args.no_resume)
+                            seed=args.seed, resume=not args.no_resume, degradations=degradations)
     print(f"checkpoint: {path}")
     if args.ship:
         ckpt = torch.load(path, weights_only=True)

@@ -3,18 +3,23 @@
 Each example: a random crop of a sharp image (luma), a random radius map (uniform, an elliptic
 blob, or a thresholded smooth random field, each with a smooth transition of random width), the
 crop blurred through that map with the operator the sampler inverts (a ladder of disk blurs mixed
-per pixel, ``VaryingDefocusBlur``), Gaussian noise of a random level, 8-bit quantisation. The target
-is the map itself; the loss is cross-entropy against the radius classes (``soft_targets``). All
+per pixel, ``VaryingDefocusBlur``), optionally softened as real lenses soften a disk (``Degradations``:
+the whole crop convolved with a Gaussian of random width, so a disk of radius r becomes disk ⊛
+Gaussian and in-focus content a little soft, its label still r), Gaussian noise of a random level,
+8-bit quantisation, optionally a JPEG round trip. The target is the map itself; the loss is cross-entropy against the radius classes (``soft_targets``). All
 draws come from one seeded ``torch.Generator``; checkpoints are atomic and resume where they left.
 """
 from __future__ import annotations
 
+import io
 import json
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
@@ -52,23 +57,61 @@ def random_radius_map(n: int, max_radius: float, g: torch.Generator) -> np.ndarr
     return a + (b - a) * t
 
 
+@dataclass(frozen=True)
+class Degradations:
+    """What the training examples go through after the disk blur, beyond noise and 8-bit rounding.
+    The defaults are the shipped net's recipe (exact pillboxes)."""
+
+    max_noise: float = 0.03      # Gaussian noise σ drawn from [0, max_noise]
+    soft_rim: float = 0.0        # the crop convolved with a Gaussian of σ drawn from [0, soft_rim] px
+    soft_share: float = 0.0      # share of examples softened so
+    jpeg_share: float = 0.0      # share of examples through a JPEG round trip
+    jpeg_quality: tuple[int, int] = (60, 95)
+
+    def __post_init__(self):
+        for name in ("max_noise", "soft_rim"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
+        for name in ("soft_share", "jpeg_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} is a share of the examples, in [0, 1]; got {getattr(self, name)}")
+        lo, hi = self.jpeg_quality
+        if not 1 <= lo <= hi <= 100:
+            raise ValueError(f"jpeg_quality must be a range within 1..100, got {self.jpeg_quality}")
+
+
+def jpeg_luma(y: torch.Tensor, quality: int) -> torch.Tensor:
+    """An 8-bit (1, 1, H, W) luma in [0, 1] through a greyscale JPEG round trip."""
+    buf = io.BytesIO()
+    Image.fromarray(np.round(y[0, 0].numpy() * 255).astype(np.uint8), mode="L").save(buf, format="JPEG", quality=quality)
+    return torch.from_numpy(np.asarray(Image.open(buf), dtype=np.float64) / 255)[None, None]
+
+
 def synthesize_example(sharp_luma: torch.Tensor, max_radius: float, g: torch.Generator,
-                       max_noise: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
+                       degradations: Degradations = Degradations()) -> tuple[torch.Tensor, torch.Tensor]:
     """(blurred noisy 8-bit luma (1, H, W), its radius map (H, W)) from a sharp (H, W) luma crop."""
+    d = degradations
     n = sharp_luma.shape[-1]
     x = sharp_luma.double()[None, None] * _u(g, 0.6, 1.1) + _u(g, -0.05, 0.1)  # exposure variety
     rmap = random_radius_map(n, max_radius, g)
     y = VaryingDefocusBlur(rmap).A(x)
-    y = sensor(y, _u(g, 0, max_noise), g, bits=8)
+    if d.soft_rim > 0 and _u(g) < d.soft_share:
+        y = torch.from_numpy(gaussian_filter(y.numpy(), (0, 0, *(2 * [_u(g, 0, d.soft_rim)])), mode="reflect"))
+    y = sensor(y, _u(g, 0, d.max_noise), g, bits=8)
+    if d.jpeg_share > 0 and _u(g) < d.jpeg_share:
+        lo, hi = d.jpeg_quality
+        y = jpeg_luma(y, int(torch.randint(lo, hi + 1, (), generator=g)))
     return y[0].float(), torch.from_numpy(rmap).float()
 
 
 class RadiusTrainer:
     def __init__(self, images: list[torch.Tensor], out_dir: str | Path, config: RadiusNetConfig = RadiusNetConfig(),
-                 steps: int = 2000, batch_size: int = 16, crop: int = 96, lr: float = 2e-3, seed: int = 0):
+                 steps: int = 2000, batch_size: int = 16, crop: int = 96, lr: float = 2e-3, seed: int = 0,
+                 degradations: Degradations = Degradations()):
         self.images = [torch.from_numpy(luma(img.permute(1, 2, 0).numpy() / 255.0).astype(np.float32))
                        for img in images]
         self.out_dir, self.steps, self.batch_size, self.crop = Path(out_dir), steps, batch_size, crop
+        self.degradations = degradations
         self.generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -85,7 +128,8 @@ class RadiusTrainer:
 
     def save(self) -> Path:
         ckpt = to_checkpoint(self.net, optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
-                             step=self.step, rng_state=self.generator.get_state(), total_steps=self.steps)
+                             step=self.step, rng_state=self.generator.get_state(), total_steps=self.steps,
+                             degradations=_plain(asdict(self.degradations)))
         atomic_torch_save(ckpt, self.checkpoint_path)
         return self.checkpoint_path
 
@@ -94,7 +138,8 @@ class RadiusTrainer:
             return False
         ckpt = torch.load(self.checkpoint_path, weights_only=True)
         net = from_checkpoint(ckpt)
-        if net.config != self.net.config or ckpt.get("total_steps") != self.steps:
+        same_data = ckpt.get("degradations", _plain(asdict(Degradations()))) == _plain(asdict(self.degradations))
+        if net.config != self.net.config or ckpt.get("total_steps") != self.steps or not same_data:
             raise ValueError(f"{self.checkpoint_path} was trained with other settings; use a fresh --out")
         self.net.load_state_dict(net.state_dict())
         self.opt.load_state_dict(ckpt["optimizer"])
@@ -111,7 +156,7 @@ class RadiusTrainer:
             y0, x0 = int(_u(g) * (h - c + 1)), int(_u(g) * (w - c + 1))
             crop = img[y0:y0 + c, x0:x0 + c]
             crop = torch.rot90(crop, int(torch.randint(4, (), generator=g)))
-            out.append(synthesize_example(crop, self.net.config.max_radius, g))
+            out.append(synthesize_example(crop, self.net.config.max_radius, g, self.degradations))
         ys, maps = zip(*out)
         return torch.stack(ys), torch.stack(maps)
 
@@ -146,10 +191,17 @@ class RadiusTrainer:
         return self.checkpoint_path
 
 
+def _plain(d: dict) -> dict:
+    """A dataclass dict with lists for tuples, as a checkpoint stores it."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+
 def train_radius_net(data_dir: str | Path, out_dir: str | Path, steps: int = 2000, batch_size: int = 16,
-                     crop: int = 96, seed: int = 0, resume: bool = True, progress: bool = True) -> Path:
+                     crop: int = 96, seed: int = 0, resume: bool = True, progress: bool = True,
+                     degradations: Degradations = Degradations()) -> Path:
     images = load_image_folder(data_dir, 3, crop)
-    trainer = RadiusTrainer(images, out_dir, steps=steps, batch_size=batch_size, crop=crop, seed=seed)
+    trainer = RadiusTrainer(images, out_dir, steps=steps, batch_size=batch_size, crop=crop, seed=seed,
+                            degradations=degradations)
     if resume and trainer.resume():
         print(f"resumed from {trainer.checkpoint_path} at step {trainer.step}")
     return trainer.fit(progress=progress)

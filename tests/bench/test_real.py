@@ -87,3 +87,20 @@ def test_run_real_reports_every_method_and_the_cli_writes_reports(pairs_dir, tin
     results = json.loads((out / "results.json").read_text())
     assert len(results["real"]["rows"]) == 6
     assert "share worse" in (out / "report.md").read_text() and (out / "real_crops.png").is_file()
+
+
+
+
+@pytest.mark.parametrize("method, preset", [("sd_fast_learned", "fast"), ("sd_balanced_learned", "balanced")])
+def test_the_learned_methods_run_the_learned_estimator_blind(pairs_dir, tiny_model_path, monkeypatch, method, preset):
+    import scoredeblur.bench.real as real
+
+    calls, deblur = [], real.deblur
+
+    def recording(img, **kwargs):
+        calls.append(kwargs)
+        return deblur(img, **kwargs)
+    monkeypatch.setattr(real, "deblur", recording)
+    res = run_real(load_pairs(pairs_dir)[:1], [method], model=tiny_model_path, border=4)
+    assert [(c["psf_radius"], c["preset"]) for c in calls] == [("learned", preset)]
+    assert "noise_std" not in calls[0] and np.isfinite(res["rows"][0]["gain"])

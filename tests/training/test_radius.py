@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from scoredeblur.physics.radius_net import RadiusNetConfig, from_checkpoint
-from scoredeblur.training.radius import RadiusTrainer, random_radius_map, synthesize_example
+from scoredeblur.training.radius import Degradations, RadiusTrainer, random_radius_map, synthesize_example
 
 TINY = RadiusNetConfig(channels=8, band_sigmas=(0.8, 2.0), window=3.0, dilations=(1, 2))
 
@@ -29,6 +29,35 @@ def test_synthesis_is_seeded_and_physical():
     assert 0.1 < np.mean(np.array(kinds) == 0) < 0.5  # about a quarter uniform, the rest two depths
 
 
+def _variation(y: torch.Tensor) -> float:
+    return float((y[..., 1:, :] - y[..., :-1, :]).abs().mean() + (y[..., :, 1:] - y[..., :, :-1]).abs().mean())
+
+
+def test_soft_rims_soften_and_jpeg_compresses_with_the_same_labels():
+    sharp = torch.rand(64, 64, generator=torch.Generator().manual_seed(1))
+    quiet = Degradations(max_noise=0.0)
+    plain = synthesize_example(sharp, 8.0, torch.Generator().manual_seed(5), quiet)
+    soft = synthesize_example(sharp, 8.0, torch.Generator().manual_seed(5),
+                              Degradations(max_noise=0.0, soft_rim=2.0, soft_share=1.0))
+    compressed = synthesize_example(sharp, 8.0, torch.Generator().manual_seed(5),
+                                    Degradations(max_noise=0.0, jpeg_share=1.0, jpeg_quality=(30, 30)))
+    assert torch.equal(plain[1], soft[1]) and torch.equal(plain[1], compressed[1])  # the labels stay the disk's
+    assert _variation(soft[0]) < 0.9 * _variation(plain[0])
+    assert not torch.equal(compressed[0], plain[0]) and torch.equal(torch.round(compressed[0] * 255) / 255, compressed[0])
+    assert float((compressed[0] - plain[0]).abs().max()) < 0.5
+    # The default recipe is the shipped net's: the same draws as before the options existed.
+    assert all(torch.equal(u, v) for u, v in zip(synthesize_example(sharp, 8.0, torch.Generator().manual_seed(5)),
+                                                  synthesize_example(sharp, 8.0, torch.Generator().manual_seed(5),
+                                                                     Degradations())))
+
+
+@pytest.mark.parametrize("bad, match", [(dict(soft_rim=-1.0), "soft_rim"), (dict(soft_share=1.5), "soft_share"),
+                                        (dict(jpeg_share=-0.1), "jpeg_share"), (dict(jpeg_quality=(90, 60)), "jpeg_quality")])
+def test_degradations_refuse_what_cannot_be_drawn(bad, match):
+    with pytest.raises(ValueError, match=match):
+        Degradations(**bad)
+
+
 def test_resumed_training_takes_the_same_steps(tmp_path):
     imgs = _images()
     straight = RadiusTrainer(imgs, tmp_path / "a", TINY, steps=4, batch_size=2, crop=48, seed=3)
@@ -46,6 +75,10 @@ def test_resumed_training_takes_the_same_steps(tmp_path):
     other = RadiusTrainer(imgs, tmp_path / "b", TINY, steps=9, batch_size=2, crop=48, seed=3)
     with pytest.raises(ValueError, match="other settings"):
         other.resume()
+    softer = RadiusTrainer(imgs, tmp_path / "b", TINY, steps=4, batch_size=2, crop=48, seed=3,
+                           degradations=Degradations(soft_rim=1.0, soft_share=0.5))
+    with pytest.raises(ValueError, match="other settings"):
+        softer.resume()
 
 
 def test_cli_trains_and_ships_bare_weights(tmp_path):
@@ -57,9 +90,11 @@ def test_cli_trains_and_ships_bare_weights(tmp_path):
         Image.fromarray(img.permute(1, 2, 0).numpy()).save(data / f"{i}.png")
     ship = tmp_path / "rn.pt"
     assert main(["train-radius", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "2",
-                 "--batch-size", "2", "--crop", "64", "--ship", str(ship)]) == 0
+                 "--batch-size", "2", "--crop", "64", "--ship", str(ship), "--soft-rim", "1.0", "--jpeg-share", "0.5"]) == 0
     ckpt = torch.load(ship, weights_only=True)
     assert "optimizer" not in ckpt and ckpt["step"] == 2
     net = from_checkpoint(ckpt)
     assert net(torch.rand(1, 1, 64, 64)).shape == (1, len(net.config.radii), 64, 64)
-    assert (tmp_path / "run" / "radius_net.pt").is_file()
+    run = torch.load(tmp_path / "run" / "radius_net.pt", weights_only=True)
+    assert run["degradations"]["soft_rim"] == 1.0 and run["degradations"]["soft_share"] == 0.7
+    assert run["degradations"]["jpeg_share"] == 0.5
