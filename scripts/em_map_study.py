@@ -5,11 +5,12 @@
 Synthetic depth-varying crops (``bench.cases``, the quality benchmark's cases). The E-step is the
 ``fast`` preset given a map; the M-step picks, per pixel, the candidate disk radius r (0 = no blur)
 whose A_r x̂ best explains y in a Gaussian window, then smooths the choice (median, then Gaussian).
-Started from a blind estimate (the default's, and with ``--start learned`` the learned dense map's) and iterated; as checks of the M-step alone it is also
-run on the true sharp image (can the local data term identify the radius at all?) and on the
-estimate given the true map scaled by 1.2 (does one step pull a wrong map back toward the truth?).
-Reported per crop and as means: gain over the input (dB), the map's mean absolute error and its
-mean signed error (px; negative: radii too small).
+Started from a blind estimate (the default's, and with ``--start learned`` the learned dense map's)
+and iterated; as checks of the M-step alone it is also run on the true sharp image (can the local
+data term identify the radius at all?) and on the estimate given the true map scaled by 1.2 (does
+one step pull a wrong map back toward the truth?). Reported per crop and as means: gain over the
+input (dB), the map's mean absolute error and its mean signed error (px; negative: radii too
+small).
 """
 from __future__ import annotations
 

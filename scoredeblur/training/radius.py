@@ -6,8 +6,9 @@ crop blurred through that map with the operator the sampler inverts (a ladder of
 per pixel, ``VaryingDefocusBlur``), optionally softened as real lenses soften a disk (``Degradations``:
 the whole crop convolved with a Gaussian of random width, so a disk of radius r becomes disk ⊛
 Gaussian and in-focus content a little soft, its label still r), Gaussian noise of a random level,
-8-bit quantisation, optionally a JPEG round trip. The target is the map itself; the loss is cross-entropy against the radius classes (``soft_targets``). All
-draws come from one seeded ``torch.Generator``; checkpoints are atomic and resume where they left.
+8-bit quantisation, optionally a JPEG round trip. The target is the map itself; the loss is
+cross-entropy against the radius classes (``soft_targets``). All draws come from one seeded
+``torch.Generator``; checkpoints are atomic and resume where they left.
 """
 from __future__ import annotations
 
