@@ -75,7 +75,7 @@ def main() -> None:
         for start in a.start:
             res = deblur(y, preset="fast", psf_radius=start, return_info=True)
             x, rmap = np.asarray(res.image, dtype=np.float64), res.radius_map
-            record(f"{start}", x, rmap)
+            record(start, x, rmap)
             for i in range(1, a.iterations + 1):
                 rmap = m_step(x, y)
                 x = np.asarray(deblur(y, preset="fast", psf_radius=rmap), dtype=np.float64)

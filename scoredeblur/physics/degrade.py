@@ -29,7 +29,7 @@ def sensor(y: torch.Tensor, noise_std: float, generator: torch.Generator, bits: 
 
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """An (H, W, 3) float image in [0, 1] through a JPEG round trip at ``quality``."""
+    """An (H, W, 3) colour or (H, W) grey float image in [0, 1] through a JPEG round trip at ``quality``."""
     buf = io.BytesIO()
     Image.fromarray((img * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
     return np.asarray(Image.open(buf), dtype=np.float64) / 255

@@ -12,7 +12,6 @@ cross-entropy against the radius classes (``soft_targets``). All draws come from
 """
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -20,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 from scoredeblur.models.checkpoint import atomic_torch_save
-from scoredeblur.physics.degrade import sensor
+from scoredeblur.physics.degrade import jpeg, sensor
 from scoredeblur.physics.estimate import luma
 from scoredeblur.physics.radius_net import RadiusNet, RadiusNetConfig, from_checkpoint, soft_targets, to_checkpoint
 from scoredeblur.physics.varying import VaryingDefocusBlur
@@ -80,12 +78,9 @@ class Degradations:
         if not 1 <= lo <= hi <= 100:
             raise ValueError(f"jpeg_quality must be a range within 1..100, got {self.jpeg_quality}")
 
-
-def jpeg_luma(y: torch.Tensor, quality: int) -> torch.Tensor:
-    """An 8-bit (1, 1, H, W) luma in [0, 1] through a greyscale JPEG round trip."""
-    buf = io.BytesIO()
-    Image.fromarray(np.round(y[0, 0].numpy() * 255).astype(np.uint8), mode="L").save(buf, format="JPEG", quality=quality)
-    return torch.from_numpy(np.asarray(Image.open(buf), dtype=np.float64) / 255)[None, None]
+    def record(self) -> dict:
+        """The settings as a checkpoint stores them (lists for tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def synthesize_example(sharp_luma: torch.Tensor, max_radius: float, g: torch.Generator,
@@ -101,7 +96,7 @@ def synthesize_example(sharp_luma: torch.Tensor, max_radius: float, g: torch.Gen
     y = sensor(y, _u(g, 0, d.max_noise), g, bits=8)
     if d.jpeg_share > 0 and _u(g) < d.jpeg_share:
         lo, hi = d.jpeg_quality
-        y = jpeg_luma(y, int(torch.randint(lo, hi + 1, (), generator=g)))
+        y = torch.from_numpy(jpeg(y[0, 0].numpy(), int(torch.randint(lo, hi + 1, (), generator=g))))[None, None]
     return y[0].float(), torch.from_numpy(rmap).float()
 
 
@@ -130,7 +125,7 @@ class RadiusTrainer:
     def save(self) -> Path:
         ckpt = to_checkpoint(self.net, optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                              step=self.step, rng_state=self.generator.get_state(), total_steps=self.steps,
-                             degradations=_plain(asdict(self.degradations)))
+                             degradations=self.degradations.record())
         atomic_torch_save(ckpt, self.checkpoint_path)
         return self.checkpoint_path
 
@@ -139,7 +134,7 @@ class RadiusTrainer:
             return False
         ckpt = torch.load(self.checkpoint_path, weights_only=True)
         net = from_checkpoint(ckpt)
-        same_data = ckpt.get("degradations", _plain(asdict(Degradations()))) == _plain(asdict(self.degradations))
+        same_data = ckpt.get("degradations", Degradations().record()) == self.degradations.record()
         if net.config != self.net.config or ckpt.get("total_steps") != self.steps or not same_data:
             raise ValueError(f"{self.checkpoint_path} was trained with other settings; use a fresh --out")
         self.net.load_state_dict(net.state_dict())
@@ -190,11 +185,6 @@ class RadiusTrainer:
                     self.save()
         bar.close()
         return self.checkpoint_path
-
-
-def _plain(d: dict) -> dict:
-    """A dataclass dict with lists for tuples, as a checkpoint stores it."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 
 def train_radius_net(data_dir: str | Path, out_dir: str | Path, steps: int = 2000, batch_size: int = 16,

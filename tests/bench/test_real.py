@@ -89,8 +89,6 @@ def test_run_real_reports_every_method_and_the_cli_writes_reports(pairs_dir, tin
     assert "share worse" in (out / "report.md").read_text() and (out / "real_crops.png").is_file()
 
 
-
-
 @pytest.mark.parametrize("method, preset", [("sd_fast_learned", "fast"), ("sd_balanced_learned", "balanced")])
 def test_the_learned_methods_run_the_learned_estimator_blind(pairs_dir, tiny_model_path, monkeypatch, method, preset):
     import scoredeblur.bench.real as real
