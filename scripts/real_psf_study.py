@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from scoredeblur.bench.oracle import MAP_RADII, MAP_TILE, TIKHONOV_WEIGHT, oracle_radius_map, tile_errors, tile_origins
+from scoredeblur.bench.oracle import (
+    MAP_RADII,
+    MAP_TILE,
+    TIKHONOV_WEIGHT,
+    oracle_radius_map,
+    soft_disk_psf,
+    tile_errors,
+    tile_origins,
+)
 from scoredeblur.bench.real import load_pairs, score
 from scoredeblur.physics.defocus import disk_psf
 from scoredeblur.physics.estimate import fit_radius, luma
@@ -32,9 +40,8 @@ FIT_GRID = tuple(np.round(np.arange(0.0, 14.01, 0.25), 2))
 def psf(kind: str, size: float) -> np.ndarray:
     if kind == "disk":
         return disk_psf(size).numpy()
-    if kind == "soft":
-        k = np.pad(disk_psf(size).numpy(), 4)
-        return gaussian_filter(k, 1.0, mode="constant") / k.sum()
+    if kind == "soft":  # σ = 1 px, cut at 4σ (gaussian_filter's default)
+        return soft_disk_psf(size, 1.0, truncate=4.0).numpy()
     n = int(np.ceil(3 * size))
     k = np.zeros((2 * n + 1, 2 * n + 1))
     k[n, n] = 1

@@ -20,32 +20,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
 
 import scoredeblur.bench.oracle as oracle
 import scoredeblur.physics.blind as blind
 import scoredeblur.physics.varying as varying
 from scoredeblur import deblur
+from scoredeblur.bench.oracle import soft_disk_psf
 from scoredeblur.bench.real import ORACLE_MAP_NOISE, load_pairs, score
-from scoredeblur.physics.defocus import DefocusBlur, disk_psf
+from scoredeblur.physics.defocus import DefocusBlur
 from scoredeblur.physics.estimate import estimate_noise
 from scoredeblur.plan import NOISE_FLOOR
-
-
-def soft_disk_psf(radius: float, softness: float) -> torch.Tensor:
-    """The anti-aliased disk convolved with a Gaussian of σ = ``softness`` px, summing to 1."""
-    k = disk_psf(radius).numpy()
-    if softness <= 0 or radius <= 0:
-        return torch.from_numpy(k)
-    pad = math.ceil(3 * softness)
-    k = gaussian_filter(np.pad(k, pad), softness, mode="constant", truncate=3.0)
-    return torch.from_numpy(k / k.sum())
 
 
 def soft_family(softness: float, relative: bool = False):

@@ -9,9 +9,11 @@ Two bounds, both chosen against the all-in-focus target, so neither is ever a re
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
-from scipy.ndimage import median_filter
+from scipy.ndimage import gaussian_filter, median_filter
 from skimage.restoration import wiener
 
 from scoredeblur.physics.defocus import DefocusBlur, disk_psf
@@ -24,6 +26,16 @@ WIENER_BALANCE = 0.01
 # λ of the oracle map's deconvolution. skimage's Wiener (a Laplacian regulariser) picks radii
 # that serve the sampler less: 19 DPDD pairs, sd_fast on the map, see docs/RESULTS.md.
 TIKHONOV_WEIGHT = 0.01
+
+
+def soft_disk_psf(radius: float, softness: float, truncate: float = 3.0) -> torch.Tensor:
+    """The anti-aliased disk convolved with a Gaussian of σ = ``softness`` px (cut at ``truncate`` σ),
+    summing to 1: a lens's disk with a soft rim, for the oracle studies' PSF families."""
+    k = disk_psf(radius).numpy()
+    if softness <= 0 or radius <= 0:
+        return torch.from_numpy(k)
+    k = gaussian_filter(np.pad(k, math.ceil(truncate * softness)), softness, mode="constant", truncate=truncate)
+    return torch.from_numpy(k / k.sum())
 
 
 def wiener_deblur(blur: np.ndarray, radius: float) -> np.ndarray:
